@@ -1,0 +1,383 @@
+"""Experiment configuration: YAML -> typed dataclasses, validated on load.
+
+Every experiment is one YAML file whose keys mirror the dataclasses below. Loading
+checks each key against its declared type and range, so a typo or a bad value
+stops the run before any data is read, with an error that names the key path and
+the file. ``--set a.b=c`` overrides are applied to the YAML tree before
+validation, so they obey the same rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message says where."""
+
+
+def _positive(value):
+    return value > 0
+
+
+def _non_negative(value):
+    return value >= 0
+
+
+def _fraction(value):
+    return 0.0 < value < 1.0
+
+
+def _in_unit_interval(value):
+    return 0.0 <= value < 1.0
+
+
+# Range checks: key name -> (predicate, description). Looked up by field metadata.
+def _check(predicate, description):
+    return {"check": (predicate, description)}
+
+
+@dataclass
+class ExperimentMeta:
+    """Name, seed and reproducibility switches of a run."""
+
+    name: str = "experiment"
+    seed: int = 0
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class DataConfig:
+    """Which dataset, which modality teaches and which learns, and batching."""
+
+    name: str = "mfeat"
+    root: Optional[str] = None  # dataset directory; None = embedded data (mfeat)
+    teacher: str = "pix"  # modality (view) of the teacher
+    student: str = "fou"  # modality (view) of the student
+    batch_size: int = field(default=64, metadata=_check(_positive, "a positive integer"))
+    val_fraction: float = field(default=0.2, metadata=_check(_fraction, "in (0, 1)"))
+    test_fraction: float = field(default=0.2, metadata=_check(_fraction, "in (0, 1)"))
+    split_seed: int = 0  # the split is fixed by this seed, independent of experiment.seed
+    shuffle_buffer: int = field(default=2048, metadata=_check(_positive, "a positive integer"))
+    on_bad_sample: Literal["error", "skip"] = "error"
+
+
+@dataclass
+class ModelSpec:
+    """Architecture of the network for one modality.
+
+    ``resnet18`` is the keras-hub ResNet-18 (basic blocks) whose feature is 512-d;
+    ``small_cnn`` and ``mlp`` take their feature size from ``feature_dim``.
+    """
+
+    arch: Literal["resnet18", "small_cnn", "mlp"] = "mlp"
+    feature_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
+    hidden_units: list[int] = field(default_factory=lambda: [256])  # mlp only
+    filters: list[int] = field(default_factory=lambda: [32, 64])  # small_cnn only
+    dropout: float = field(default=0.0, metadata=_check(_in_unit_interval, "in [0, 1)"))
+
+
+@dataclass
+class ModelConfig:
+    """Architectures per modality: ``teacher`` for the teacher modality, ``student``
+    for the student modality (with ``direction: both`` each modality has a teacher
+    and a student of that same architecture)."""
+
+    teacher: ModelSpec = field(default_factory=lambda: ModelSpec(arch="small_cnn"))
+    student: ModelSpec = field(default_factory=ModelSpec)
+
+
+@dataclass
+class TeacherStage:
+    """Stage 1: train the teacher(s) with cross-entropy, or load them."""
+
+    checkpoint: Optional[str] = None  # teacher weights (.weights.h5) to load instead
+    reverse_checkpoint: Optional[str] = None  # student-modality teacher for direction both
+    epochs: Optional[int] = field(default=None, metadata=_check(_positive, "a positive integer"))
+
+
+@dataclass
+class FDCMKDConfig:
+    """FD-CMKD (paper Eq. 11) weights, band split and Table 4 ablation switches."""
+
+    lambda1: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    lambda2: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    align_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    task_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    cutoff: float = field(default=0.5, metadata=_check(_fraction, "in (0, 1)"))
+    dc_in_low: bool = False
+    freq: bool = True
+    align: bool = True
+    scale: bool = True
+    log: bool = True
+
+
+@dataclass
+class KDConfig:
+    """Hinton et al. (2015) logit distillation."""
+
+    temperature: float = field(default=4.0, metadata=_check(_positive, "> 0"))
+    kd_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class FeatConfig:
+    """FitNet-style MSE between (projected) student and teacher pooled features."""
+
+    feat_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class DistillConfig:
+    """Stage 2: which method, which direction(s), and each method's settings."""
+
+    method: str = "fdcmkd"
+    direction: Literal["forward", "both"] = "forward"
+    # Student feature -> teacher size: 'auto' adds a learned Linear only when the
+    # sizes differ, 'linear' always adds one, 'none' requires equal sizes.
+    projection: Literal["auto", "linear", "none"] = "auto"
+    fdcmkd: FDCMKDConfig = field(default_factory=FDCMKDConfig)
+    kd: KDConfig = field(default_factory=KDConfig)
+    feat: FeatConfig = field(default_factory=FeatConfig)
+
+
+@dataclass
+class TrainConfig:
+    """Optimizer, schedule and distribution strategy (both stages)."""
+
+    epochs: int = field(default=100, metadata=_check(_positive, "a positive integer"))
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    learning_rate: float = field(default=1e-2, metadata=_check(_positive, "> 0"))
+    final_learning_rate: float = field(default=1e-4, metadata=_check(_non_negative, ">= 0"))
+    schedule: Literal["poly", "constant"] = "poly"
+    power: float = field(default=0.9, metadata=_check(_positive, "> 0"))
+    momentum: float = field(default=0.9, metadata=_check(_in_unit_interval, "in [0, 1)"))
+    weight_decay: float = field(default=0.0, metadata=_check(_non_negative, ">= 0"))
+    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    verbose: int = field(default=1, metadata=_check(_non_negative, "0, 1 or 2"))
+
+
+@dataclass
+class ExperimentConfig:
+    """The whole experiment; one YAML file."""
+
+    experiment: ExperimentMeta = field(default_factory=ExperimentMeta)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    teacher: TeacherStage = field(default_factory=TeacherStage)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _type_name(annotation) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
+        return " or ".join(names) + " or null"
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(annotation)[0])}"
+    if dataclasses.is_dataclass(annotation):
+        return "a mapping"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        annotation, str(annotation)
+    )
+
+
+def _convert(value, annotation, path: str, source: str):
+    """Checks ``value`` against ``annotation``; returns it converted (int -> float)."""
+
+    def fail(extra=""):
+        raise ConfigError(
+            f"config key '{path}' must be {_type_name(annotation)}, got {value!r}{extra} ({source})"
+        )
+
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            fail()
+        return _build(annotation, value, path, source)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], path, source)
+    if origin is Literal:
+        if value not in typing.get_args(annotation):
+            fail()
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            fail()
+        (item_type,) = typing.get_args(annotation)
+        return [_convert(v, item_type, f"{path}[{i}]", source) for i, v in enumerate(value)]
+    if annotation is bool:
+        if not isinstance(value, bool):
+            fail()
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail()
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail()
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            fail()
+        return value
+    raise TypeError(f"unsupported annotation {annotation!r} at {path}")
+
+
+def _build(cls, mapping: dict, prefix: str, source: str):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(
+            f"unknown config key '{where}' ({source}); valid keys here: {', '.join(fields)}"
+        )
+    kwargs = {}
+    for name, value in mapping.items():
+        path = f"{prefix}.{name}" if prefix else name
+        converted = _convert(value, hints[name], path, source)
+        check = fields[name].metadata.get("check")
+        if check is not None and converted is not None:
+            predicate, description = check
+            if not predicate(converted):
+                raise ConfigError(
+                    f"config key '{path}' must be {description}, got {value!r} ({source})"
+                )
+        kwargs[name] = converted
+    return cls(**kwargs)
+
+
+def _validate_semantics(config: ExperimentConfig, source: str) -> None:
+    """Cross-field rules that a single type check cannot express."""
+    from fdkd_tf import distillers  # local import: distillers import config
+
+    def fail(path, message):
+        raise ConfigError(f"config key '{path}' {message} ({source})")
+
+    if config.distill.method not in distillers.available():
+        fail(
+            "distill.method",
+            f"must be one of {', '.join(distillers.available())}, got "
+            f"{config.distill.method!r}",
+        )
+    if config.data.val_fraction + config.data.test_fraction >= 1.0:
+        fail("data.val_fraction", "plus data.test_fraction must be below 1")
+    if config.data.teacher == config.data.student:
+        fail("data.student", f"must differ from data.teacher ({config.data.teacher!r})")
+    if config.train.final_learning_rate > config.train.learning_rate:
+        fail("train.final_learning_rate", "must not exceed train.learning_rate")
+    if config.train.verbose > 2:
+        fail("train.verbose", f"must be 0, 1 or 2, got {config.train.verbose}")
+    fd = config.distill.fdcmkd
+    if fd.log and not fd.freq:
+        fail("distill.fdcmkd.log", "needs distill.fdcmkd.freq: true (logMSE acts on the high band)")
+    for spec_path, spec in (("model.teacher", config.model.teacher), ("model.student", config.model.student)):
+        if any(u <= 0 for u in spec.hidden_units):
+            fail(f"{spec_path}.hidden_units", "must hold positive integers")
+        if any(f <= 0 for f in spec.filters):
+            fail(f"{spec_path}.filters", "must hold positive integers")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parses ``a.b.c=value`` (value in YAML syntax) into (['a','b','c'], value)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.path=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+    return key.split("."), value
+
+
+def apply_overrides(tree: dict, overrides: list[str]) -> dict:
+    """Returns a copy of the YAML tree with ``key.path=value`` overrides applied."""
+    import copy
+
+    tree = copy.deepcopy(tree)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = tree
+        for depth, key in enumerate(keys[:-1]):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"override {text!r}: '{'.'.join(keys[: depth + 1])}' is not a mapping"
+                )
+            node = child
+        node[keys[-1]] = value
+    return tree
+
+
+def config_from_dict(tree: dict, source: str = "<dict>") -> ExperimentConfig:
+    """Validates a YAML-like tree and returns the typed config."""
+    if tree is None:
+        tree = {}
+    if not isinstance(tree, dict):
+        raise ConfigError(f"config must be a mapping at the top level ({source})")
+    config = _build(ExperimentConfig, tree, "", source)
+    _validate_semantics(config, source)
+    return config
+
+
+def load_config(path: str | os.PathLike, overrides: Optional[list[str]] = None) -> ExperimentConfig:
+    """Loads, overrides and validates an experiment YAML file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``key.path=value`` strings, applied before validation.
+
+    Returns:
+        The validated `ExperimentConfig`.
+
+    Raises:
+        ConfigError: naming the key path and the file.
+
+    Example:
+        >>> cfg = load_config("configs/mfeat.yaml", ["train.epochs=2"])
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    with open(path, encoding="utf-8") as handle:
+        try:
+            tree = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    tree = apply_overrides(tree or {}, overrides or [])
+    source = path if not overrides else f"{path} with --set {' '.join(overrides)}"
+    return config_from_dict(tree, source)
+
+
+def config_to_dict(config: ExperimentConfig) -> dict:
+    """The fully resolved config as a plain tree (what ``config.yaml`` holds)."""
+    return dataclasses.asdict(config)
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The fully resolved config as YAML text."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)

@@ -1,0 +1,25 @@
+"""``feat``: FitNet-style MSE on pooled features (Romero et al., 2015), the
+paper's "Feat" baseline and the first row of its Table 4."""
+
+from __future__ import annotations
+
+from fdkd_tf.distillers.base import Distiller
+from fdkd_tf.losses import feature_mse
+
+
+class FeatureDistillation(Distiller):
+    """``ce_weight * CE + feat_weight * MSE(W s, t)``; ``W`` is the learned
+    projection when student and teacher feature sizes differ (config
+    ``distill.feat``, ``distill.projection``)."""
+
+    uses_projection = True
+
+    def term_names(self):
+        return ("ce", "feat")
+
+    def loss_terms(self, modules, student_out, teacher_out, labels):
+        settings = self.settings
+        terms = self.cross_entropy_term(labels, student_out, settings.ce_weight)
+        student_features = self.project(modules, student_out["features"])
+        terms["feat"] = (settings.feat_weight, feature_mse(student_features, teacher_out["features"]))
+        return terms, {}

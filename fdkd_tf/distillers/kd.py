@@ -1,0 +1,22 @@
+"""``kd``: Hinton logit distillation (Hinton, Vinyals and Dean, 2015)."""
+
+from __future__ import annotations
+
+from fdkd_tf.distillers.base import Distiller
+from fdkd_tf.losses import kd_loss
+
+
+class LogitDistillation(Distiller):
+    """``ce_weight * CE + kd_weight * T^2 KL(p_t^T || p_s^T)`` (config ``distill.kd``)."""
+
+    def term_names(self):
+        return ("ce", "kd")
+
+    def loss_terms(self, modules, student_out, teacher_out, labels):
+        settings = self.settings
+        terms = self.cross_entropy_term(labels, student_out, settings.ce_weight)
+        terms["kd"] = (
+            settings.kd_weight,
+            kd_loss(student_out["logits"], teacher_out["logits"], settings.temperature),
+        )
+        return terms, {}

@@ -1,0 +1,28 @@
+"""Hinton logit distillation (Hinton, Vinyals and Dean, 2015, "Distilling the
+Knowledge in a Neural Network")."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def kd_loss(student_logits, teacher_logits, temperature: float = 4.0):
+    """Per-sample ``T^2 * KL(softmax(t / T) || softmax(s / T))``.
+
+    The ``T^2`` factor keeps the gradient scale independent of the temperature,
+    as in the original paper. The teacher side carries no gradient.
+
+    Args:
+        student_logits: ``(batch, classes)``.
+        teacher_logits: ``(batch, classes)``.
+        temperature: softening temperature ``T > 0``.
+
+    Returns:
+        ``(batch,)`` float32 losses; zero when the logits are equal.
+    """
+    student_logits = tf.cast(student_logits, tf.float32) / temperature
+    teacher_logits = tf.stop_gradient(tf.cast(teacher_logits, tf.float32)) / temperature
+    teacher_log_probs = tf.nn.log_softmax(teacher_logits, axis=-1)
+    student_log_probs = tf.nn.log_softmax(student_logits, axis=-1)
+    kl = tf.reduce_sum(tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
+    return kl * temperature**2

@@ -1,0 +1,123 @@
+"""ResNet-18 pooled features: keras-hub's ResNetBackbone cut before its last ReLU."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import keras_hub
+
+RESNET18_FEATURE_DIM = 512
+
+# ResNet-18 (He et al., 2016, Table 1): basic blocks, no fc.
+_RESNET18_ARGS = dict(
+    input_conv_filters=[64],
+    input_conv_kernel_sizes=[7],
+    stackwise_num_filters=[64, 128, 256, 512],
+    stackwise_num_blocks=[2, 2, 2, 2],
+    stackwise_num_strides=[1, 2, 2, 2],
+    block_type="basic_block",
+    use_pre_activation=False,
+)
+
+
+def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
+    """ResNet-18 from the image to the last residual sum, before the last ReLU.
+
+    The reference PyTorch code pools ``layer4``'s output *before* its final ReLU
+    (the residual sum of the last basic block) and uses that as the feature the
+    distillation losses compare. keras-hub names that sum
+    ``stack3_block1_add`` (followed by the ReLU ``stack3_block1_out``); we cut the
+    backbone's graph there. The backbone is built from its config with random
+    weights; nothing is downloaded.
+
+    Convolution kernels keep keras-hub's (Keras') default initializer,
+    Glorot-uniform: ``ResNetBackbone`` has no argument to choose it, so the
+    torchvision Kaiming fan-out initialization is not reproduced.
+
+    Args:
+        channels: number of input channels (1 for spectrograms, 3 for frames);
+            height and width are left free.
+        name: name of the returned model.
+
+    Returns:
+        A functional `keras.Model` mapping ``(batch, H, W, channels)`` to the
+        ``(batch, ceil(H/32), ceil(W/32), 512)`` pre-ReLU feature map.
+
+    Example:
+        >>> trunk = resnet18_trunk(channels=1)
+        >>> trunk.output.shape
+        (None, None, None, 512)
+    """
+    backbone = keras_hub.models.ResNetBackbone(
+        **_RESNET18_ARGS, image_shape=(None, None, channels)
+    )
+    last_sum = _last_residual_sum(backbone, len(_RESNET18_ARGS["stackwise_num_filters"]) - 1)
+    return keras.Model(backbone.input, last_sum.output, name=name)
+
+
+def _last_residual_sum(backbone: keras.Model, last_stack: int) -> keras.layers.Layer:
+    """The ``Add`` layer of the last block of the last stack (highest block index)."""
+    pattern = re.compile(rf"^stack{last_stack}_block(\d+)_add$")
+    sums = {
+        int(match.group(1)): layer
+        for layer in backbone.layers
+        if (match := pattern.match(layer.name)) and isinstance(layer, keras.layers.Add)
+    }
+    if not sums:
+        raise RuntimeError(
+            f"no layer named 'stack{last_stack}_block<i>_add' in keras-hub's ResNetBackbone; "
+            "its layer names changed, update fdkd_tf/models/resnet.py "
+            f"(layers end with: {[layer.name for layer in backbone.layers[-4:]]})"
+        )
+    return sums[max(sums)]
+
+
+def resnet18_features(inputs, spec, name: str = "resnet18"):
+    """Pooled 512-d pre-ReLU ResNet-18 feature of an image batch.
+
+    Global-average-pools the last residual sum of `resnet18_trunk`, as the
+    reference code does; the classification head applies the ReLU afterwards.
+
+    Args:
+        inputs: symbolic ``(batch, H, W, C)`` tensor (``keras.Input``); any H, W,
+            and C (e.g. ``(257, 1004, 1)`` spectrograms, ``(224, 224, 3)`` frames).
+        spec: the `ModelSpec`; ``spec.feature_dim`` is ignored, the ResNet-18
+            feature is always 512-d (use ``distill.projection`` to match sizes).
+        name: name of the nested trunk model is ``f"{name}_trunk"``.
+
+    Returns:
+        The symbolic ``(batch, 512)`` feature.
+
+    Raises:
+        ValueError: when the input is not a rank-3 image (without batch) or has
+            an unknown channel count.
+
+    Example:
+        >>> from fdkd_tf.config import ModelSpec
+        >>> features = resnet18_features(keras.Input((64, 64, 3)), ModelSpec("resnet18"))
+        >>> features.shape
+        (None, 512)
+    """
+    del spec  # the ResNet-18 architecture is fixed; feature_dim does not apply
+    input_shape = tuple(inputs.shape[1:])
+    if len(input_shape) == 4:
+        raise ValueError(
+            f"arch 'resnet18' expects images of shape (height, width, channels), got "
+            f"input_shape {input_shape} of rank 4: video clips (time, height, width, "
+            "channels) are not supported yet; feed single frames instead"
+        )
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"arch 'resnet18' expects images of shape (height, width, channels), got "
+            f"input_shape {input_shape} of rank {len(input_shape)}; use arch 'mlp' for "
+            "vector views, or reshape the view to (height, width, channels)"
+        )
+    channels = input_shape[-1]
+    if channels is None:
+        raise ValueError(
+            f"arch 'resnet18' needs a known channel count, got input_shape {input_shape}"
+        )
+    trunk = resnet18_trunk(channels, name=f"{name}_trunk")
+    feature_map = trunk(inputs)  # (batch, H/32, W/32, 512), pre-ReLU
+    return keras.layers.GlobalAveragePooling2D(name="features")(feature_map)  # (batch, 512)

@@ -1,0 +1,221 @@
+"""One experiment, end to end: teacher stage, distillation stage, evaluation.
+
+Stage 1 trains each needed teacher with cross-entropy (the ``none`` distiller on the
+teacher's modality) and keeps its best-on-validation weights, or loads
+``teacher.checkpoint``. Stage 2 builds the configured distiller over one direction
+(``forward``) or two (``both``: each modality's student learns from the other
+modality's teacher), trains it and keeps each student's best-on-validation weights.
+Test accuracy is computed once, on those weights, after training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fdkd_tf.config import ExperimentConfig, dump_config
+from fdkd_tf.data import DatasetBundle, build_datasets
+from fdkd_tf.distillers import Direction, build_distiller
+from fdkd_tf.distillers.none import NoDistillation
+from fdkd_tf.models import build_classifier
+from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
+from fdkd_tf.training.run_directory import RunDirectory, atomic_path, read_json, write_json, write_text
+from fdkd_tf.training.schedules import build_optimizer
+from fdkd_tf.training.seeding import set_seed
+from fdkd_tf.training.strategy import make_strategy
+
+#: the other input key of a paired batch
+OTHER = {"teacher": "student", "student": "teacher"}
+
+
+def evaluate_accuracy(model: keras.Model, dataset: tf.data.Dataset, input_key: str) -> float:
+    """Top-1 accuracy of a classifier's ``logits`` on one input of a paired dataset."""
+
+    @tf.function
+    def predict(inputs):
+        return tf.argmax(model(inputs, training=False)["logits"], axis=-1, output_type=tf.int32)
+
+    correct = total = 0
+    for inputs, labels in dataset:
+        predictions = predict(inputs[input_key])
+        correct += int(tf.reduce_sum(tf.cast(predictions == tf.cast(labels, tf.int32), tf.int32)))
+        total += int(tf.shape(labels)[0])
+    return correct / max(total, 1)
+
+
+def fit_stage(
+    distiller,
+    bundle: DatasetBundle,
+    config: ExperimentConfig,
+    epochs: int,
+    run_dir: RunDirectory,
+    stage: str,
+    verbose: int,
+) -> dict:
+    """Compiles and trains ``distiller`` for ``epochs``, resuming a killed stage.
+
+    Returns the stage state (best validation accuracy and epoch per student).
+    """
+    steps_per_epoch = max(math.ceil(bundle.sizes["train"] / config.data.batch_size), 1)
+    distiller.compile(optimizer=build_optimizer(config.train, steps_per_epoch, epochs))
+    checkpoint_dir = run_dir.checkpoints(stage)
+    state = restore_stage(checkpoint_dir, distiller)
+    if state is not None and state["finished"]:
+        return state
+    initial_epoch = 0 if state is None else state["epoch"]
+    if initial_epoch and verbose:
+        print(f"[{stage}] resuming after epoch {initial_epoch}/{epochs}")
+    prefix = lambda d: f"{d.name}_" if len(distiller.directions) > 1 else ""  # noqa: E731
+    monitors = {d.name: (f"val_{prefix(d)}acc", d.student) for d in distiller.directions}
+    checkpoint = StageCheckpoint(checkpoint_dir, monitors, epochs, state)
+    callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch")]
+    distiller.fit(
+        bundle.train,
+        validation_data=bundle.val,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # the training pipeline shuffles itself
+        verbose=verbose,
+    )
+    return checkpoint.state
+
+
+def _summary(model, bundle: DatasetBundle, input_key: str, best: dict | None) -> dict:
+    return {
+        "modality": bundle.modalities[input_key],
+        "val_accuracy": evaluate_accuracy(model, bundle.val, input_key),
+        "test_accuracy": evaluate_accuracy(model, bundle.test, input_key),
+        "best_epoch": None if best is None else best["epoch"],
+    }
+
+
+def train_teacher(
+    config: ExperimentConfig,
+    bundle: DatasetBundle,
+    run_dir: RunDirectory,
+    input_key: str,
+    checkpoint: str | None,
+    verbose: int,
+) -> tuple[keras.Model, dict]:
+    """Stage 1 for the modality read from ``input_key``: a trained, frozen teacher.
+
+    Loads ``checkpoint`` (a ``.weights.h5`` of the same architecture) when given;
+    otherwise trains with cross-entropy and keeps the best epoch on validation.
+    """
+    modality = bundle.modalities[input_key]
+    spec = config.model.teacher if input_key == "teacher" else config.model.student
+    teacher = build_classifier(spec, bundle.input_shapes[input_key], bundle.num_classes, name=f"teacher_{modality}")
+    best = None
+    if checkpoint:
+        key = "teacher.checkpoint" if input_key == "teacher" else "teacher.reverse_checkpoint"
+        if not os.path.exists(checkpoint):
+            raise FileNotFoundError(f"config key '{key}': teacher weights not found at {checkpoint}")
+        try:
+            teacher.load_weights(checkpoint)
+        except Exception as error:  # noqa: BLE001 - re-raised with the key that caused it
+            raise ValueError(
+                f"config key '{key}': cannot load {checkpoint} into a {spec.arch} teacher "
+                f"for modality {modality!r}: {error}"
+            ) from error
+    else:
+        stage = f"teacher_{modality}"
+        trainer = NoDistillation([Direction(modality, input_key, teacher)], bundle.num_classes, name=f"{stage}_trainer")
+        epochs = config.teacher.epochs or config.train.epochs
+        state = fit_stage(trainer, bundle, config, epochs, run_dir, stage, verbose)
+        best = state["best"][modality]
+        load_best(run_dir.checkpoints(stage), modality, teacher)
+    teacher.trainable = False
+    return teacher, _summary(teacher, bundle, input_key, best)
+
+
+def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | None = None, verbose: int | None = None) -> dict:
+    """Runs (or resumes) both stages and writes the run directory.
+
+    Args:
+        config: validated experiment config.
+        output_dir: run directory (created; an existing one is resumed).
+        strategy: overrides ``train.strategy`` when given.
+        verbose: overrides ``train.verbose`` when given.
+
+    Returns:
+        The ``metrics.json`` payload.
+    """
+    run_dir = RunDirectory(output_dir)
+    os.makedirs(run_dir.root, exist_ok=True)
+    _check_resumable(run_dir, config)
+    write_text(run_dir.config, dump_config(config))
+    verbose = config.train.verbose if verbose is None else verbose
+    set_seed(config.experiment.seed, config.experiment.deterministic)
+    started = time.time()
+    distribution = make_strategy(strategy or config.train.strategy)
+    bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
+    both = config.distill.direction == "both"
+    with distribution.scope():
+        teachers, teacher_metrics = {}, {}
+        for input_key in ("teacher", "student") if both else ("teacher",):
+            checkpoint = config.teacher.checkpoint if input_key == "teacher" else config.teacher.reverse_checkpoint
+            teachers[input_key], teacher_metrics[bundle.modalities[input_key]] = train_teacher(
+                config, bundle, run_dir, input_key, checkpoint, verbose
+            )
+        directions = []
+        for student_key in ("student", "teacher") if both else ("student",):
+            spec = config.model.student if student_key == "student" else config.model.teacher
+            modality = bundle.modalities[student_key]
+            student = build_classifier(spec, bundle.input_shapes[student_key], bundle.num_classes, name=f"student_{modality}")
+            teacher_key = OTHER[student_key]
+            directions.append(Direction(modality, student_key, student, teacher_key, teachers.get(teacher_key)))
+        distiller = build_distiller(config.distill, directions, bundle.num_classes)
+        state = fit_stage(distiller, bundle, config, config.train.epochs, run_dir, "distill", verbose)
+    student_metrics = {}
+    for index, direction in enumerate(directions):
+        load_best(run_dir.checkpoints("distill"), direction.name, direction.student)
+        student_metrics[direction.name] = _summary(direction.student, bundle, direction.student_input, state["best"][direction.name])
+        path = run_dir.student_model(None if index == 0 else direction.name)
+        with atomic_path(path) as temporary:
+            direction.student.save(temporary)
+    forward = directions[0].name
+    metrics = {
+        "method": config.distill.method,
+        "seed": config.experiment.seed,
+        "dataset": config.data.name,
+        "direction": config.distill.direction,
+        "selection": "epoch with the best validation accuracy of the student's own head",
+        "teacher": teacher_metrics[bundle.modalities["teacher"]],
+        "student": student_metrics[forward],
+        "teachers": teacher_metrics,
+        "students": student_metrics,
+        "epochs": config.train.epochs,
+        "wall_seconds": round(time.time() - started, 1),
+    }
+    write_json(run_dir.metrics, metrics)
+    return metrics
+
+
+def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> None:
+    """Refuses to resume a run directory that holds a different experiment."""
+    if not os.path.exists(run_dir.config):
+        return
+    import yaml
+
+    with open(run_dir.config, encoding="utf-8") as handle:
+        previous = yaml.safe_load(handle)
+    current = yaml.safe_load(dump_config(config))
+    ignored = ("train.verbose", "train.strategy")
+    for key in ignored:
+        section, name = key.split(".")
+        previous.get(section, {}).pop(name, None)
+        current.get(section, {}).pop(name, None)
+    if previous != current:
+        raise ValueError(
+            f"{run_dir.root} holds a run of a different config ({run_dir.config}); "
+            "choose a new --output-dir or delete that directory"
+        )
+
+
+__all__ = ["evaluate_accuracy", "fit_stage", "run_experiment", "train_teacher", "read_json", "np"]

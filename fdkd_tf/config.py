@@ -11,12 +11,34 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 import yaml
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that also reads ``1e3``, ``1.0e3`` and ``1e-4`` as floats.
+
+    PyYAML follows YAML 1.1, whose floats need a dot and a signed exponent, so
+    ``lambda1: 1e3`` (or ``--set distill.fdcmkd.lambda1=1e3``) would load as the
+    string ``'1e3'``. This adds the YAML 1.2 float forms; integers stay integers.
+    """
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def _load_yaml(stream):
+    """Parses YAML text or a file with `_YamlLoader` (safe, YAML 1.2 floats)."""
+    return yaml.load(stream, Loader=_YamlLoader)  # noqa: S506  (a SafeLoader subclass)
 
 
 class ConfigError(ValueError):
@@ -308,7 +330,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError as error:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
     return key.split("."), value
@@ -365,7 +387,7 @@ def load_config(path: str | os.PathLike, overrides: Optional[list[str]] = None) 
         raise ConfigError(f"config file not found: {path}")
     with open(path, encoding="utf-8") as handle:
         try:
-            tree = yaml.safe_load(handle)
+            tree = _load_yaml(handle)
         except yaml.YAMLError as error:
             raise ConfigError(f"{path} is not valid YAML: {error}") from None
     tree = apply_overrides(tree or {}, overrides or [])

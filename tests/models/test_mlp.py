@@ -32,7 +32,8 @@ def test_features_match_numpy_forward_pass(rng):
 
 
 def test_no_hidden_layers_is_a_single_linear_map(rng):
-    model = build_classifier(ModelSpec(arch="mlp", feature_dim=3, hidden_units=[]), (4,), 2, "linear")
+    spec = ModelSpec(arch="mlp", feature_dim=3, hidden_units=[])
+    model = build_classifier(spec, (4,), 2, "linear")
     inputs = rng.standard_normal((2, 4)).astype("float32")
 
     kernel, bias = _dense_weights(model, "features")

@@ -1,0 +1,51 @@
+"""Two replicas under MirroredStrategy == one device with the same global batch."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import batch_dataset, make_distiller, weights_of
+
+
+def _train(strategy, method: str, initial_weights, steps: int = 2):
+    with strategy.scope():
+        distiller = make_distiller(method)
+        distiller.set_weights(initial_weights)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    history = distiller.fit(batch_dataset(batch=8, repeat=steps), epochs=1, verbose=0, shuffle=False)
+    logs = {key: values[-1] for key, values in history.history.items()}
+    return weights_of(distiller.students[0]), weights_of(distiller.teachers[0]), distiller, logs
+
+
+@pytest.fixture(scope="module")
+def mirrored_strategy():
+    # One strategy for the module: collective instance keys of two strategies over
+    # the same CPU devices collide within one process.
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "conftest should split the CPU into 2 logical devices"
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
+@pytest.mark.parametrize("method", ["fdcmkd", "kd"])
+def test_two_replicas_match_one_device(method, mirrored_strategy):
+    assert mirrored_strategy.num_replicas_in_sync == 2
+    initial = make_distiller(method).get_weights()
+    single = _train(tf.distribute.get_strategy(), method, initial)
+    mirrored = _train(mirrored_strategy, method, initial)
+
+    # The students moved, and moved identically.
+    before = make_distiller(method)
+    before.set_weights(initial)
+    assert any(not np.allclose(a, b) for a, b in zip(single[0], weights_of(before.students[0])))
+    for one, two in zip(single[0], mirrored[0]):
+        np.testing.assert_allclose(two, one, atol=1e-5, rtol=0)
+    # Heads and projections too (every trainable weight of the distiller).
+    for one, two in zip(single[2].get_weights(), mirrored[2].get_weights()):
+        np.testing.assert_allclose(two, one, atol=1e-5, rtol=0)
+    # The logged loss terms and accuracies are the global-batch values.
+    assert set(single[3]) == set(mirrored[3])
+    for key, value in single[3].items():
+        assert mirrored[3][key] == pytest.approx(value, abs=1e-5), key

@@ -1,0 +1,110 @@
+"""The two-stage experiment: run directory contents, resume after a kill,
+selection on validation data only."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from fdkd_tf.config import load_config
+from fdkd_tf.training import experiment
+from fdkd_tf.training.checkpointing import StageCheckpoint
+
+FAST = [
+    "teacher.epochs=2",
+    "train.epochs=4",
+    "train.verbose=0",
+    "data.shuffle_buffer=1",  # fixed batch order, so a resumed run must equal an uninterrupted one
+    "model.teacher.filters=[8]",
+    "model.teacher.feature_dim=16",
+    "model.student.hidden_units=[16]",
+    "model.student.feature_dim=16",
+]
+
+
+def _config(repo_root, *extra):
+    return load_config(os.path.join(repo_root, "configs", "mfeat.yaml"), FAST + list(extra))
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_run_directory_and_metrics(repo_root, tmp_path):
+    metrics = experiment.run_experiment(_config(repo_root, "train.epochs=2"), str(tmp_path))
+    for name in ["config.yaml", "metrics.json", "student.keras"]:
+        assert (tmp_path / name).is_file(), name
+    assert os.listdir(tmp_path / "logs" / "distill")  # TensorBoard event files
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(metrics))
+    assert saved["method"] == "fdcmkd" and saved["seed"] == 0
+    assert 0.0 <= saved["teacher"]["test_accuracy"] <= 1.0
+    assert 1 <= saved["student"]["best_epoch"] <= 2
+    state = json.loads((tmp_path / "checkpoints" / "distill" / "state.json").read_text())
+    assert state["best"]["fou"]["epoch"] == saved["student"]["best_epoch"]
+    # The saved student is the best-on-validation one and reproduces its accuracy.
+    student = keras.saving.load_model(tmp_path / "student.keras")
+    bundle = experiment.build_datasets(_config(repo_root).data, seed=0)
+    assert experiment.evaluate_accuracy(student, bundle.val, "student") == pytest.approx(
+        saved["student"]["val_accuracy"]
+    )
+    assert saved["student"]["val_accuracy"] == pytest.approx(state["best"]["fou"]["val_accuracy"])
+
+
+def test_killed_run_resumes_where_it_stopped(repo_root, tmp_path, monkeypatch):
+    reference = experiment.run_experiment(_config(repo_root), str(tmp_path / "reference"))
+
+    class KilledAfterTwoEpochs(StageCheckpoint):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if self.directory.endswith("distill") and epoch + 1 == 2:
+                raise _Killed()
+
+    monkeypatch.setattr(experiment, "StageCheckpoint", KilledAfterTwoEpochs)
+    with pytest.raises(_Killed):
+        experiment.run_experiment(_config(repo_root), str(tmp_path / "resumed"))
+    state = json.loads((tmp_path / "resumed" / "checkpoints" / "distill" / "state.json").read_text())
+    assert state["epoch"] == 2 and not state["finished"]
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+
+    monkeypatch.setattr(experiment, "StageCheckpoint", StageCheckpoint)
+    fitted_epochs = []
+    original_fit = keras.Model.fit
+
+    def recording_fit(self, *args, **kwargs):
+        fitted_epochs.append((kwargs.get("initial_epoch", 0), kwargs["epochs"]))
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    resumed = experiment.run_experiment(_config(repo_root), str(tmp_path / "resumed"))
+    assert fitted_epochs == [(2, 4)]  # teacher stage finished: not refitted
+    assert resumed["student"]["best_epoch"] == reference["student"]["best_epoch"]
+    assert resumed["student"]["test_accuracy"] == pytest.approx(reference["student"]["test_accuracy"])
+    a = keras.saving.load_model(tmp_path / "reference" / "student.keras").get_weights()
+    b = keras.saving.load_model(tmp_path / "resumed" / "student.keras").get_weights()
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+def test_run_directory_of_another_config_is_refused(repo_root, tmp_path):
+    experiment.run_experiment(_config(repo_root, "train.epochs=1", "teacher.epochs=1"), str(tmp_path))
+    with pytest.raises(ValueError, match="different config"):
+        experiment.run_experiment(_config(repo_root, "train.epochs=1", "teacher.epochs=1", "distill.method=kd"), str(tmp_path))
+
+
+def test_teacher_checkpoint_is_loaded_not_retrained(repo_root, tmp_path):
+    first = experiment.run_experiment(_config(repo_root, "train.epochs=1"), str(tmp_path / "a"))
+    weights = tmp_path / "a" / "checkpoints" / "teacher_pix" / "best_pix.weights.h5"
+    second = experiment.run_experiment(
+        _config(repo_root, "train.epochs=1", f"teacher.checkpoint={weights}"), str(tmp_path / "b")
+    )
+    assert second["teacher"]["test_accuracy"] == pytest.approx(first["teacher"]["test_accuracy"])
+    assert not (tmp_path / "b" / "checkpoints" / "teacher_pix").exists()
+    with pytest.raises(FileNotFoundError, match="teacher.checkpoint"):
+        experiment.run_experiment(
+            _config(repo_root, "train.epochs=1", "teacher.checkpoint=missing.weights.h5"), str(tmp_path / "c")
+        )

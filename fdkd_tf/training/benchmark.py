@@ -1,0 +1,145 @@
+"""Method x seed comparisons: one teacher per seed, every method on it, one table.
+
+Each run is an ordinary run directory (``DIR/seed<k>/<method>/``) with its config,
+logs and metrics, so every number in the table sits beside what produced it. The
+first run of a seed trains that seed's teacher(s); later runs of the seed load
+those weights through ``teacher.checkpoint`` so methods are compared on the same
+teacher. A run whose ``metrics.json`` exists is not redone; a run that fails is
+recorded as failed in the table, and the others go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import statistics
+import traceback
+
+from fdkd_tf.config import load_config
+from fdkd_tf.training.experiment import run_experiment
+from fdkd_tf.training.run_directory import read_json, write_text
+
+CSV_FIELDS = (
+    "method", "seed", "status", "teacher_modality", "teacher_test_accuracy",
+    "student_modality", "student_val_accuracy", "student_test_accuracy", "best_epoch", "run_dir", "error",
+)
+
+
+def _teacher_weights(run_dir: str, metrics: dict) -> list[str]:
+    """``--set`` overrides that make later runs of a seed reuse this run's teachers."""
+    overrides = []
+    keys = {metrics["teacher"]["modality"]: "teacher.checkpoint"}
+    for modality in metrics["teachers"]:
+        keys.setdefault(modality, "teacher.reverse_checkpoint")
+    for modality, key in keys.items():
+        path = os.path.join(run_dir, "checkpoints", f"teacher_{modality}", f"best_{modality}.weights.h5")
+        if os.path.exists(path):
+            overrides.append(f"{key}={path}")
+    return overrides
+
+
+def _rows(method: str, seed: int, run_dir: str, metrics: dict | None, error: str = "") -> list[dict]:
+    if metrics is None:
+        return [{"method": method, "seed": seed, "status": "failed", "run_dir": run_dir, "error": error}]
+    rows = []
+    for modality, student in metrics["students"].items():
+        teacher_modality = next(m for m in metrics["teachers"] if m != modality) if len(metrics["teachers"]) > 1 else metrics["teacher"]["modality"]
+        rows.append({
+            "method": method,
+            "seed": seed,
+            "status": "ok",
+            "teacher_modality": teacher_modality,
+            "teacher_test_accuracy": metrics["teachers"][teacher_modality]["test_accuracy"],
+            "student_modality": modality,
+            "student_val_accuracy": student["val_accuracy"],
+            "student_test_accuracy": student["test_accuracy"],
+            "best_epoch": student["best_epoch"],
+            "run_dir": run_dir,
+            "error": "",
+        })
+    return rows
+
+
+def run_benchmark(config_path: str, methods: list[str], seeds: list[int], output_dir: str, overrides: list[str] = (), verbose: int = 0, progress=print) -> list[dict]:
+    """Runs every method for every seed and writes ``results.csv`` and ``results.md``.
+
+    Args:
+        config_path: experiment YAML.
+        methods: method names (``distill.method``).
+        seeds: experiment seeds.
+        output_dir: root of the run directories and tables.
+        overrides: ``key=value`` overrides applied to every run.
+        verbose: Keras verbosity of each run.
+        progress: called with one line per run.
+
+    Returns:
+        The result rows (also in ``results.csv``).
+    """
+    rows = []
+    total = len(methods) * len(seeds)
+    done = 0
+    for seed in seeds:
+        teacher_overrides: list[str] = []
+        for method in methods:
+            done += 1
+            run_dir = os.path.join(output_dir, f"seed{seed}", method)
+            metrics = read_json(os.path.join(run_dir, "metrics.json"))
+            error = ""
+            if metrics is None:
+                progress(f"[{done}/{total}] seed {seed} {method}: running in {run_dir}")
+                try:
+                    config = load_config(config_path, list(overrides) + teacher_overrides + [f"distill.method={method}", f"experiment.seed={seed}"])
+                    metrics = run_experiment(config, run_dir, verbose=verbose)
+                except Exception as exc:  # noqa: BLE001 - a failed run is reported, not fatal
+                    error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    write_text(os.path.join(run_dir, "error.txt"), traceback.format_exc())
+                    progress(f"[{done}/{total}] seed {seed} {method}: FAILED ({error})")
+            else:
+                progress(f"[{done}/{total}] seed {seed} {method}: done before, skipped")
+            if metrics is not None and not teacher_overrides:
+                teacher_overrides = _teacher_weights(run_dir, metrics)
+            rows.extend(_rows(method, seed, run_dir, metrics, error))
+    write_results(rows, output_dir, methods)
+    return rows
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = 100 * statistics.fmean(values)
+    std = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def summary_table(rows: list[dict], methods: list[str]) -> str:
+    """Markdown table: per method and student modality, test accuracy mean ± std (%)."""
+    modalities = sorted({r["student_modality"] for r in rows if r["status"] == "ok"})
+    header = ["method"] + [f"{m} student (test %)" for m in modalities] + ["teacher (test %)", "runs", "failed"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method in methods:
+        ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
+        failed = len({r["seed"] for r in rows if r["method"] == method and r["status"] == "failed"})
+        cells = [method]
+        for modality in modalities:
+            cells.append(_mean_std([r["student_test_accuracy"] for r in ok if r["student_modality"] == modality]))
+        teacher_values = [r["teacher_test_accuracy"] for r in ok if r["student_modality"] == modalities[0]] if modalities else []
+        cells += [_mean_std(teacher_values), str(len({r["seed"] for r in ok})), str(failed)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: list[dict], output_dir: str, methods: list[str]) -> None:
+    """Writes ``results.csv`` (one row per run and student) and ``results.md``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: row.get(key, "") for key in CSV_FIELDS})
+    write_text(os.path.join(output_dir, "results.csv"), buffer.getvalue())
+    failures = [r for r in rows if r["status"] == "failed"]
+    text = summary_table(rows, methods)
+    text += "\nMean ± std over seeds of the test accuracy of each student's own head, at its best validation epoch.\n"
+    if failures:
+        text += "\nFailed runs:\n" + "".join(f"- seed {r['seed']} {r['method']}: {r['error']} ({r['run_dir']}/error.txt)\n" for r in failures)
+    write_text(os.path.join(output_dir, "results.md"), text)

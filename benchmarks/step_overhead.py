@@ -91,7 +91,7 @@ def build_method(method, spectrogram_shape, frame_shape, num_classes, jit_compil
 def time_steps(distiller, dataset, steps):
     """Seconds of each of ``steps`` training steps of one ``fit`` call."""
     timer = StepTimer()
-    distiller.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=[timer], verbose=0)
+    distiller.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=[timer], shuffle=False, verbose=0)
     return timer.step_seconds
 
 

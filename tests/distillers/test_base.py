@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import CLASSES, batch_dataset, make_distiller, weights_of
+from distiller_helpers import CLASSES, batch_dataset, make_distiller, weights_of
 from fdkd_tf.distillers import REGISTRY, available
 from fdkd_tf.distillers.base import build_projection
 
@@ -74,7 +74,7 @@ def test_registry_names_match_config_sections():
 
 
 def test_none_needs_no_teacher():
-    from conftest import tiny_classifier
+    from testing_utils import tiny_classifier
     from fdkd_tf.distillers import Direction
     from fdkd_tf.distillers.none import NoDistillation
 

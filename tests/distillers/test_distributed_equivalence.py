@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import batch_dataset, make_distiller, weights_of
+from distiller_helpers import batch_dataset, make_distiller, weights_of
 
 
 def _train(strategy, method: str, initial_weights, steps: int = 2):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import batch_dataset, make_distiller
+from distiller_helpers import batch_dataset, make_distiller
 
 
 def _np_bands(x, low_bins, high_bins):

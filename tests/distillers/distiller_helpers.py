@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from conftest import paired_batch, tiny_classifier
+from testing_utils import paired_batch, tiny_classifier
 from fdkd_tf.config import DistillConfig
 from fdkd_tf.distillers import Direction, build_distiller
 

@@ -1,0 +1,59 @@
+"""Method x seed comparisons: shared teacher per seed, resumable, failures reported."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import pytest
+import yaml
+
+from fdkd_tf.training import benchmark
+
+FAST = [
+    "teacher.epochs=1", "train.epochs=1", "train.verbose=0",
+    "model.teacher.filters=[8]", "model.teacher.feature_dim=16",
+    "model.student.hidden_units=[16]", "model.student.feature_dim=16",
+]
+
+
+def test_benchmark_shares_teacher_resumes_and_reports_failures(repo_root, tmp_path, monkeypatch):
+    config = os.path.join(repo_root, "configs", "mfeat.yaml")
+    real_run = benchmark.run_experiment
+
+    def failing_for_feat(cfg, run_dir, **kwargs):
+        if cfg.distill.method == "feat":
+            raise RuntimeError("boom")
+        return real_run(cfg, run_dir, **kwargs)
+
+    monkeypatch.setattr(benchmark, "run_experiment", failing_for_feat)
+    rows = benchmark.run_benchmark(config, ["none", "kd", "feat"], [0], str(tmp_path), FAST, progress=lambda _: None)
+    assert [(r["method"], r["status"]) for r in rows] == [("none", "ok"), ("kd", "ok"), ("feat", "failed")]
+    assert "boom" in rows[2]["error"] and (tmp_path / "seed0" / "feat" / "error.txt").is_file()
+
+    # The kd run loaded the teacher the none run trained: same teacher accuracy, no teacher stage.
+    kd_config = yaml.safe_load((tmp_path / "seed0" / "kd" / "config.yaml").read_text())
+    assert kd_config["teacher"]["checkpoint"].endswith(os.path.join("teacher_pix", "best_pix.weights.h5"))
+    assert not (tmp_path / "seed0" / "kd" / "checkpoints" / "teacher_pix").exists()
+    assert rows[0]["teacher_test_accuracy"] == pytest.approx(rows[1]["teacher_test_accuracy"])
+
+    with open(tmp_path / "results.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["status"] for r in table] == ["ok", "ok", "failed"]
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| none |" in markdown and "Failed runs" in markdown and "boom" in markdown
+
+    # Rerun: finished runs are skipped, the failed one is retried.
+    calls = []
+    monkeypatch.setattr(benchmark, "run_experiment", lambda cfg, run_dir, **kw: calls.append(cfg.distill.method) or real_run(cfg, run_dir, **kw))
+    rows = benchmark.run_benchmark(config, ["none", "kd", "feat"], [0], str(tmp_path), FAST, progress=lambda _: None)
+    assert calls == ["feat"] and all(r["status"] == "ok" for r in rows)
+
+
+def test_summary_table_mean_and_std():
+    rows = [
+        {"method": "none", "seed": s, "status": "ok", "student_modality": "fou", "student_test_accuracy": a, "teacher_test_accuracy": 0.9}
+        for s, a in enumerate([0.80, 0.82, 0.84])
+    ]
+    table = benchmark.summary_table(rows, ["none"])
+    assert "82.00 ± 2.00" in table and "90.00 ± 0.00" in table

@@ -165,6 +165,11 @@ class Distiller(keras.Model):
     def _prefix(self, direction: Direction) -> str:
         return f"{direction.name}_" if len(self.directions) > 1 else ""
 
+    def accuracy_metric(self, direction: Direction) -> str:
+        """Name of the metric of ``direction``'s own student head (``acc`` or ``<name>_acc``);
+        Keras logs it as ``val_<name>`` on validation data, which selects checkpoints."""
+        return f"{self._prefix(direction)}acc"
+
     def _build_trackers(self):
         self._loss_tracker = keras.metrics.Mean(name="loss")
         self._term_trackers = {}
@@ -210,7 +215,7 @@ class Distiller(keras.Model):
                 terms[prefix + name] = value
                 if weight:
                     total = total + weight * value
-            logits[f"{prefix}acc"] = student_out["logits"]
+            logits[self.accuracy_metric(direction)] = student_out["logits"]
             for head, head_logits in extra_logits.items():
                 logits[f"{prefix}{head}_acc"] = head_logits
         return total, terms, logits

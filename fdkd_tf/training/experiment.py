@@ -15,7 +15,6 @@ import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from fdkd_tf.config import ExperimentConfig, dump_config
@@ -24,7 +23,7 @@ from fdkd_tf.distillers import Direction, build_distiller
 from fdkd_tf.distillers.none import NoDistillation
 from fdkd_tf.models import build_classifier
 from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
-from fdkd_tf.training.run_directory import RunDirectory, atomic_path, read_json, write_json, write_text
+from fdkd_tf.training.run_directory import RunDirectory, atomic_path, write_json, write_text
 from fdkd_tf.training.schedules import build_optimizer
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.strategy import make_strategy
@@ -70,8 +69,7 @@ def fit_stage(
     initial_epoch = 0 if state is None else state["epoch"]
     if initial_epoch and verbose:
         print(f"[{stage}] resuming after epoch {initial_epoch}/{epochs}")
-    prefix = lambda d: f"{d.name}_" if len(distiller.directions) > 1 else ""  # noqa: E731
-    monitors = {d.name: (f"val_{prefix(d)}acc", d.student) for d in distiller.directions}
+    monitors = {d.name: (f"val_{distiller.accuracy_metric(d)}", d.student) for d in distiller.directions}
     checkpoint = StageCheckpoint(checkpoint_dir, monitors, epochs, state)
     callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch")]
     distiller.fit(
@@ -217,5 +215,3 @@ def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> None:
             "choose a new --output-dir or delete that directory"
         )
 
-
-__all__ = ["evaluate_accuracy", "fit_stage", "run_experiment", "train_teacher", "read_json", "np"]

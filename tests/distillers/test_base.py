@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from distiller_helpers import CLASSES, batch_dataset, make_distiller, weights_of
 from fdkd_tf.distillers import REGISTRY, available

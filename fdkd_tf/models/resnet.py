@@ -21,6 +21,15 @@ _RESNET18_ARGS = dict(
 )
 
 
+def kaiming_fan_out():
+    """PyTorch's ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``.
+
+    An untruncated normal with variance ``2 / (kh * kw * out_channels)``, the
+    initialization torchvision's ResNet (and the reference code) uses for convs.
+    """
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
+
+
 def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
     """ResNet-18 from the image to the last residual sum, before the last ReLU.
 
@@ -31,9 +40,9 @@ def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
     backbone's graph there. The backbone is built from its config with random
     weights; nothing is downloaded.
 
-    Convolution kernels keep keras-hub's (Keras') default initializer,
-    Glorot-uniform: ``ResNetBackbone`` has no argument to choose it, so the
-    torchvision Kaiming fan-out initialization is not reproduced.
+    ``ResNetBackbone`` has no argument for the kernel initializer, so after
+    building it every convolution kernel is redrawn with the reference code's
+    Kaiming-normal fan-out initialization (`kaiming_fan_out`).
 
     Args:
         channels: number of input channels (1 for spectrograms, 3 for frames);
@@ -52,6 +61,10 @@ def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
     backbone = keras_hub.models.ResNetBackbone(
         **_RESNET18_ARGS, image_shape=(None, None, channels)
     )
+    initializer = kaiming_fan_out()
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.kernel.assign(initializer(layer.kernel.shape, dtype=layer.kernel.dtype))
     last_sum = _last_residual_sum(backbone, len(_RESNET18_ARGS["stackwise_num_filters"]) - 1)
     return keras.Model(backbone.input, last_sum.output, name=name)
 

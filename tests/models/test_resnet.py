@@ -143,3 +143,18 @@ def test_serialization_round_trip(spectrogram_model, save_and_reload, same_outpu
 
     assert reloaded.name == "audio"
     same_outputs(spectrogram_model, reloaded, inputs)
+
+
+def test_conv_kernels_use_kaiming_fan_out():
+    """Every conv kernel is drawn with std sqrt(2 / (kh * kw * out)), as torchvision."""
+    from fdkd_tf.models.resnet import resnet18_trunk
+
+    trunk = resnet18_trunk(channels=3)
+    convs = [layer for layer in trunk.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 20  # stem + 16 block convs + 3 downsampling shortcuts
+    for layer in convs:
+        kernel = np.asarray(layer.kernel)
+        kh, kw, _, out = kernel.shape
+        expected = np.sqrt(2.0 / (kh * kw * out))
+        assert np.std(kernel) == pytest.approx(expected, rel=0.1), layer.name
+        assert abs(np.mean(kernel)) < 0.1 * expected

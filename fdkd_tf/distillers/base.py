@@ -92,6 +92,9 @@ class Distiller(keras.Model):
     uses_teacher: bool = True
     #: Whether student features are projected to the teacher's feature size.
     uses_projection: bool = False
+    #: Whether the teacher keeps learning (DML, C2KD): then it runs in training
+    #: mode, receives gradients and its weights are updated with the student's.
+    trains_teacher: bool = False
     #: Names of the heads whose accuracy is reported besides the student's own.
     extra_accuracy_heads: tuple[str, ...] = ()
 
@@ -108,7 +111,7 @@ class Distiller(keras.Model):
             if self.uses_teacher and direction.teacher is None:
                 raise ValueError(f"method {type(self).__name__} needs a teacher for {direction.name!r}")
             if direction.teacher is not None:
-                direction.teacher.trainable = False
+                direction.teacher.trainable = self.trains_teacher
             modules = {}
             if self.uses_projection:
                 projection_layer = build_projection(
@@ -145,7 +148,8 @@ class Distiller(keras.Model):
             modules: this direction's layers from `build_modules` (and
                 ``"projection"`` when one is used).
             student_out: ``{"features", "logits"}`` of the student.
-            teacher_out: same for the frozen teacher (gradient stopped), or None.
+            teacher_out: same for the teacher (gradient stopped unless
+                `trains_teacher`), or None.
             labels: integer labels.
 
         Returns:
@@ -207,8 +211,9 @@ class Distiller(keras.Model):
             student_out = direction.student(inputs[direction.student_input], training=training)
             teacher_out = None
             if self.uses_teacher:
-                teacher_out = direction.teacher(inputs[direction.teacher_input], training=False)
-                teacher_out = {key: tf.stop_gradient(value) for key, value in teacher_out.items()}
+                teacher_out = direction.teacher(inputs[direction.teacher_input], training=training and self.trains_teacher)
+                if not self.trains_teacher:
+                    teacher_out = {key: tf.stop_gradient(value) for key, value in teacher_out.items()}
             direction_terms, extra_logits = self.loss_terms(modules, student_out, teacher_out, labels)
             for name, (weight, per_sample) in direction_terms.items():
                 value = tf.reduce_mean(per_sample)

@@ -11,7 +11,8 @@ from fdkd_tf.models.mlp import mlp_features
 from fdkd_tf.models.resnet import resnet18_features
 from fdkd_tf.models.small_cnn import small_cnn_features
 
-# arch name -> function(inputs, spec, name) returning the (batch, D) pre-ReLU feature.
+# arch name -> function(inputs, spec, name) returning {"features": (batch, D) pre-ReLU
+# feature, "hint": an intermediate map or vector for hint-based baselines}.
 # Adding an architecture = one module + one entry here.
 FEATURE_BUILDERS: dict[str, Callable] = {
     "resnet18": resnet18_features,
@@ -40,8 +41,10 @@ def build_classifier(spec, input_shape: tuple, num_classes: int, name: str) -> k
     Returns:
         A functional `keras.Model` named ``name`` with one input of
         ``input_shape`` and the dict output ``{"features": (batch, D),
-        "logits": (batch, num_classes)}``; D is 512 for ``resnet18`` and
-        ``spec.feature_dim`` otherwise.
+        "logits": (batch, num_classes), "hint": intermediate}``; D is 512 for
+        ``resnet18`` and ``spec.feature_dim`` otherwise; ``hint`` is the third
+        stage (ResNet ``layer3``), the last conv block's map (small CNN) or the
+        last hidden activation (MLP).
 
     Raises:
         ValueError: for an unknown ``spec.arch`` or an input rank the
@@ -51,7 +54,7 @@ def build_classifier(spec, input_shape: tuple, num_classes: int, name: str) -> k
         >>> from fdkd_tf.config import ModelSpec
         >>> model = build_classifier(ModelSpec("mlp"), (76,), 10, "student")
         >>> sorted(model.output)
-        ['features', 'logits']
+        ['features', 'hint', 'logits']
     """
     builder = FEATURE_BUILDERS.get(spec.arch)
     if builder is None:
@@ -60,6 +63,7 @@ def build_classifier(spec, input_shape: tuple, num_classes: int, name: str) -> k
             f"arch {spec.arch!r} (model '{name}')"
         )
     inputs = keras.Input(shape=tuple(input_shape), name=f"{name}_input")
-    features = builder(inputs, spec, name=spec.arch)  # (batch, D), pre-ReLU
+    outputs = builder(inputs, spec, name=spec.arch)
+    features = outputs["features"]  # (batch, D), pre-ReLU
     logits = ClassificationHead(num_classes, name="logits")(features)  # (batch, num_classes)
-    return keras.Model(inputs, {"features": features, "logits": logits}, name=name)
+    return keras.Model(inputs, {"features": features, "logits": logits, "hint": outputs["hint"]}, name=name)

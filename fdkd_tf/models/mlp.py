@@ -48,4 +48,5 @@ def mlp_features(inputs, spec, name: str = "mlp"):
         x = keras.layers.ReLU(name=f"{name}_relu{index}")(x)
         if spec.dropout > 0:
             x = keras.layers.Dropout(spec.dropout, name=f"{name}_dropout{index}")(x)
-    return keras.layers.Dense(spec.feature_dim, name="features")(x)  # (batch, feature_dim)
+    features = keras.layers.Dense(spec.feature_dim, name="features")(x)  # (batch, feature_dim)
+    return {"features": features, "hint": x}  # hint: the last hidden activation (or the input)

@@ -30,7 +30,7 @@ def kaiming_fan_out():
     return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
 
 
-def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
+def resnet18_trunk(channels: int, name: str = "resnet18_trunk", with_hint: bool = False) -> keras.Model:
     """ResNet-18 from the image to the last residual sum, before the last ReLU.
 
     The reference PyTorch code pools ``layer4``'s output *before* its final ReLU
@@ -48,10 +48,14 @@ def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
         channels: number of input channels (1 for spectrograms, 3 for frames);
             height and width are left free.
         name: name of the returned model.
+        with_hint: also return the third stage's output (torchvision's
+            ``layer3``, ``(batch, ceil(H/16), ceil(W/16), 256)``), the intermediate
+            map that hint-based baselines (C2KD proxies, AFD) read.
 
     Returns:
         A functional `keras.Model` mapping ``(batch, H, W, channels)`` to the
-        ``(batch, ceil(H/32), ceil(W/32), 512)`` pre-ReLU feature map.
+        ``(batch, ceil(H/32), ceil(W/32), 512)`` pre-ReLU feature map (or to
+        ``[layer3 map, that map]`` with ``with_hint``).
 
     Example:
         >>> trunk = resnet18_trunk(channels=1)
@@ -65,8 +69,12 @@ def resnet18_trunk(channels: int, name: str = "resnet18_trunk") -> keras.Model:
     for layer in backbone.layers:
         if isinstance(layer, keras.layers.Conv2D):
             layer.kernel.assign(initializer(layer.kernel.shape, dtype=layer.kernel.dtype))
-    last_sum = _last_residual_sum(backbone, len(_RESNET18_ARGS["stackwise_num_filters"]) - 1)
-    return keras.Model(backbone.input, last_sum.output, name=name)
+    last_stack = len(_RESNET18_ARGS["stackwise_num_filters"]) - 1
+    last_sum = _last_residual_sum(backbone, last_stack)
+    if not with_hint:
+        return keras.Model(backbone.input, last_sum.output, name=name)
+    third_stage = backbone.get_layer(f"stack{last_stack - 1}_block1_out")  # layer3, post-ReLU
+    return keras.Model(backbone.input, [third_stage.output, last_sum.output], name=name)
 
 
 def _last_residual_sum(backbone: keras.Model, last_stack: int) -> keras.layers.Layer:
@@ -100,7 +108,7 @@ def resnet18_features(inputs, spec, name: str = "resnet18"):
         name: name of the nested trunk model is ``f"{name}_trunk"``.
 
     Returns:
-        The symbolic ``(batch, 512)`` feature.
+        ``{"features": (batch, 512) pooled pre-ReLU feature, "hint": layer3 map}``.
 
     Raises:
         ValueError: when the input is not a rank-3 image (without batch) or has
@@ -108,9 +116,9 @@ def resnet18_features(inputs, spec, name: str = "resnet18"):
 
     Example:
         >>> from fdkd_tf.config import ModelSpec
-        >>> features = resnet18_features(keras.Input((64, 64, 3)), ModelSpec("resnet18"))
-        >>> features.shape
-        (None, 512)
+        >>> out = resnet18_features(keras.Input((64, 64, 3)), ModelSpec("resnet18"))
+        >>> out["features"].shape, out["hint"].shape
+        ((None, 512), (None, 4, 4, 256))
     """
     del spec  # the ResNet-18 architecture is fixed; feature_dim does not apply
     input_shape = tuple(inputs.shape[1:])
@@ -131,6 +139,7 @@ def resnet18_features(inputs, spec, name: str = "resnet18"):
         raise ValueError(
             f"arch 'resnet18' needs a known channel count, got input_shape {input_shape}"
         )
-    trunk = resnet18_trunk(channels, name=f"{name}_trunk")
-    feature_map = trunk(inputs)  # (batch, H/32, W/32, 512), pre-ReLU
-    return keras.layers.GlobalAveragePooling2D(name="features")(feature_map)  # (batch, 512)
+    trunk = resnet18_trunk(channels, name=f"{name}_trunk", with_hint=True)
+    hint, feature_map = trunk(inputs)  # (batch, H/16, W/16, 256), (batch, H/32, W/32, 512) pre-ReLU
+    features = keras.layers.GlobalAveragePooling2D(name="features")(feature_map)  # (batch, 512)
+    return {"features": features, "hint": hint}

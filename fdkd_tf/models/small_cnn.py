@@ -49,7 +49,9 @@ def small_cnn_features(inputs, spec, name: str = "small_cnn"):
         x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{prefix}_bn")(x)
         x = keras.layers.ReLU(name=f"{prefix}_relu")(x)
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"{prefix}_pool")(x)
+    hint = x  # (batch, h, w, filters[-1]): the last conv block's map
     x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)  # (batch, filters[-1])
     if spec.dropout > 0:
         x = keras.layers.Dropout(spec.dropout, name=f"{name}_dropout")(x)
-    return keras.layers.Dense(spec.feature_dim, name="features")(x)  # (batch, feature_dim)
+    features = keras.layers.Dense(spec.feature_dim, name="features")(x)  # (batch, feature_dim)
+    return {"features": features, "hint": hint}

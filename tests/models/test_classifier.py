@@ -32,7 +32,7 @@ def test_returns_named_functional_model_with_dict_output(rng):
     assert type(model).__name__ == "Functional"
     assert model.name == "student"
     assert len(model.inputs) == 1 and model.input_shape == (None, 9)
-    assert _symbolic_output_shapes(model) == {"features": (None, 5), "logits": (None, 4)}
+    assert _symbolic_output_shapes(model) == {"features": (None, 5), "logits": (None, 4), "hint": (None, 256)}
     outputs = model(rng.standard_normal((3, 9)).astype("float32"))
     assert outputs["features"].dtype == "float32"
 
@@ -54,13 +54,13 @@ def test_logits_are_classification_head_of_features(rng):
 
 def test_dispatches_through_the_registry(monkeypatch):
     def toy_features(inputs, spec, name):
-        return keras.layers.Dense(spec.feature_dim, name="features")(inputs)
+        return {"features": keras.layers.Dense(spec.feature_dim, name="features")(inputs), "hint": inputs}
 
     monkeypatch.setitem(classifier_module.FEATURE_BUILDERS, "toy", toy_features)
 
     model = build_classifier(ModelSpec(arch="toy", feature_dim=2), (3,), 5, "toy_net")
 
-    assert _symbolic_output_shapes(model) == {"features": (None, 2), "logits": (None, 5)}
+    assert _symbolic_output_shapes(model) == {"features": (None, 2), "logits": (None, 5), "hint": (None, 3)}
 
 
 def test_unknown_arch_raises_naming_it():

@@ -74,7 +74,9 @@ def test_output_dict_shapes(request, model_fixture, input_shape, num_classes, rn
 
     outputs = model(inputs, training=False)
 
-    assert sorted(outputs) == ["features", "logits"]
+    assert sorted(outputs) == ["features", "hint", "logits"]
+    # The hint is torchvision's layer3: 256 channels at 1/16 of the input size.
+    assert tuple(outputs["hint"].shape) == (2, -(-input_shape[0] // 16), -(-input_shape[1] // 16), 256)
     # feature_dim=64 in the spectrogram spec is ignored: ResNet-18 features are 512-d.
     assert tuple(outputs["features"].shape) == (2, RESNET18_FEATURE_DIM) == (2, 512)
     assert tuple(outputs["logits"].shape) == (2, num_classes)

@@ -18,7 +18,9 @@ the teacher; ``fdcmkd / none`` is the full cost of distillation. The teacher's
 forward pass is also timed alone. Steps are timed by a callback around each
 ``train_function`` call (Keras converts the step's logs to numpy before the
 callback runs, so the step has finished); the first ``--warmup`` steps (tracing)
-are dropped, and the methods take turns in each repeat so drift hits all alike.
+are dropped, and the methods take turns (the order rotates every repeat) so that
+drift or other load on the machine hits all alike; on a shared machine prefer
+``--steps 1`` with more ``--repeats`` for the finest interleaving.
 ``--small`` runs a quick smoke test at toy sizes.
 """
 
@@ -180,10 +182,13 @@ def main(argv=None) -> int:
         warmup_seconds[method] = time_steps(distiller, dataset, args.warmup)
         print(f"{method}: warm-up steps took {', '.join(f'{s:.1f}' for s in warmup_seconds[method])} s", flush=True)
     step_seconds = {m: [] for m in methods}
+    load_averages = []  # 1-minute load after each repeat: > CPU count means other work competed
     for repeat in range(args.repeats):
-        for method, distiller in distillers.items():
-            step_seconds[method] += time_steps(distiller, dataset, args.steps)
+        order = methods[repeat % len(methods):] + methods[: repeat % len(methods)]  # rotate who goes first
+        for method in order:
+            step_seconds[method] += time_steps(distillers[method], dataset, args.steps)
             print(f"repeat {repeat + 1}/{args.repeats} {method}: {np.median(step_seconds[method][-args.steps:]) * 1e3:.1f} ms/step", flush=True)
+        load_averages.append(os.getloadavg()[0])
 
     summaries = {m: summarize(step_seconds[m]) for m in methods}
     teacher_method = next((m for m in methods if distillers[m].uses_teacher), None)
@@ -207,6 +212,7 @@ def main(argv=None) -> int:
                 "devices": [d.device_type for d in tf.config.list_physical_devices()],
                 "tensorflow": tf.__version__,
                 "keras": keras.__version__,
+                "load_average_1min_per_repeat": load_averages,
             },
             "summaries": summaries,
             "ratios": ratio_rows,

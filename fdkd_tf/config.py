@@ -89,6 +89,13 @@ class DataConfig:
     split_seed: int = 0  # the split is fixed by this seed, independent of experiment.seed
     shuffle_buffer: int = field(default=2048, metadata=_check(_positive, "a positive integer"))
     on_bad_sample: Literal["error", "skip"] = "error"
+    # --- paper datasets (ignored by mfeat) ---
+    num_frames: Optional[int] = field(default=None, metadata=_check(_positive, "a positive integer"))  # None = dataset default
+    image_size: int = field(default=224, metadata=_check(_positive, "a positive integer"))
+    task: Optional[str] = None  # dataset sub-task, e.g. CrisisMMD 'informative' | 'humanitarian'
+    vocabulary: Optional[str] = None  # tokenizer vocabulary file (text datasets)
+    max_length: int = field(default=128, metadata=_check(_positive, "a positive integer"))  # text tokens
+    ignore_label: int = 255  # segmentation pixels to ignore
 
 
 @dataclass
@@ -99,11 +106,13 @@ class ModelSpec:
     ``small_cnn`` and ``mlp`` take their feature size from ``feature_dim``.
     """
 
-    arch: Literal["resnet18", "small_cnn", "mlp"] = "mlp"
+    arch: Literal["resnet18", "small_cnn", "mlp", "bert", "mobilenet_v2", "deeplabv3plus"] = "mlp"
     feature_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
     hidden_units: list[int] = field(default_factory=lambda: [256])  # mlp only
     filters: list[int] = field(default_factory=lambda: [32, 64])  # small_cnn only
     dropout: float = field(default=0.0, metadata=_check(_in_unit_interval, "in [0, 1)"))
+    preset: Optional[str] = None  # local keras-hub preset directory (pretrained weights); never downloaded
+    size: str = "base"  # architecture size where an arch has several (e.g. bert: base | tiny)
 
 
 @dataclass

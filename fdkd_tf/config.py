@@ -106,7 +106,7 @@ class ModelSpec:
     ``small_cnn`` and ``mlp`` take their feature size from ``feature_dim``.
     """
 
-    arch: Literal["resnet18", "small_cnn", "mlp", "bert", "mobilenet_v2", "deeplabv3plus"] = "mlp"
+    arch: Literal["resnet18", "small_cnn", "mlp"] = "mlp"
     feature_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
     hidden_units: list[int] = field(default_factory=lambda: [256])  # mlp only
     filters: list[int] = field(default_factory=lambda: [32, 64])  # small_cnn only

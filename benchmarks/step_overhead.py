@@ -21,7 +21,9 @@ callback runs, so the step has finished); the first ``--warmup`` steps (tracing)
 are dropped, and the methods take turns (the order rotates every repeat) so that
 drift or other load on the machine hits all alike; on a shared machine prefer
 ``--steps 1`` with more ``--repeats`` for the finest interleaving.
-``--small`` runs a quick smoke test at toy sizes.
+Both wall time and the process's CPU time (all its threads) are reported: on a
+machine shared with other work, wall time swings with the load while CPU time
+stays close to the work done. ``--small`` runs a quick smoke test at toy sizes.
 """
 
 from __future__ import annotations
@@ -49,19 +51,26 @@ FULL_SIZES = {"batch_size": 64, "height": 257, "width": 1004, "frame_size": 224}
 SMALL_SIZES = {"batch_size": 8, "height": 64, "width": 128, "frame_size": 64}
 
 
+def clocks():
+    """``(wall, cpu)`` seconds now; CPU time sums every thread of this process."""
+    return np.array([time.perf_counter(), time.process_time()])
+
+
 class StepTimer(keras.callbacks.Callback):
-    """Records the wall time of every training step, in seconds."""
+    """Records the wall and CPU seconds of every training step."""
 
     def __init__(self):
         super().__init__()
-        self.step_seconds = []
+        self.step_seconds = {"wall": [], "cpu": []}
         self._started = None
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._started = time.perf_counter()
+        self._started = clocks()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step_seconds.append(time.perf_counter() - self._started)
+        wall, cpu = clocks() - self._started
+        self.step_seconds["wall"].append(float(wall))
+        self.step_seconds["cpu"].append(float(cpu))
 
 
 def synthetic_dataset(batch_size, spectrogram_shape, frame_shape, num_classes, seed=0):
@@ -91,32 +100,37 @@ def build_method(method, spectrogram_shape, frame_shape, num_classes, jit_compil
 
 
 def time_steps(distiller, dataset, steps):
-    """Seconds of each of ``steps`` training steps of one ``fit`` call."""
+    """``{"wall", "cpu"}`` seconds of each of ``steps`` training steps of one ``fit``."""
     timer = StepTimer()
     distiller.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=[timer], shuffle=False, verbose=0)
     return timer.step_seconds
 
 
 def time_teacher_forward(distiller, dataset, steps, warmup):
-    """Seconds of each of ``steps`` inference passes of the frozen teacher."""
+    """``{"wall", "cpu"}`` seconds of each of ``steps`` forward passes of the teacher."""
     teacher = distiller.directions[0].teacher
     frames = next(iter(dataset))[0]["teacher"]
     forward = tf.function(
         lambda x: teacher(x, training=False)["features"], jit_compile=bool(distiller.jit_compile)
     )
-    seconds = []
+    seconds = {"wall": [], "cpu": []}
     for step in range(warmup + steps):
-        started = time.perf_counter()
+        started = clocks()
         forward(frames).numpy()  # .numpy() waits for the result
+        wall, cpu = clocks() - started
         if step >= warmup:
-            seconds.append(time.perf_counter() - started)
+            seconds["wall"].append(float(wall))
+            seconds["cpu"].append(float(cpu))
     return seconds
 
 
 def summarize(seconds):
-    """Median and quartiles in milliseconds."""
-    q1, median, q3 = np.percentile(np.asarray(seconds) * 1e3, [25, 50, 75])
-    return {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3), "iqr_ms": float(q3 - q1), "n": len(seconds)}
+    """Median and quartiles in milliseconds, per clock."""
+    summary = {}
+    for clock, values in seconds.items():
+        q1, median, q3 = np.percentile(np.asarray(values) * 1e3, [25, 50, 75])
+        summary[clock] = {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3), "iqr_ms": float(q3 - q1), "n": len(values)}
+    return summary
 
 
 def ratios(summaries):
@@ -127,19 +141,26 @@ def ratios(summaries):
         "feat/none": ("feat", "none", "cost of the teacher forward pass and one MSE"),
     }
     return {
-        key: {"ratio": summaries[top]["median_ms"] / summaries[bottom]["median_ms"], "meaning": meaning}
+        key: {
+            **{clock: summaries[top][clock]["median_ms"] / summaries[bottom][clock]["median_ms"] for clock in ("wall", "cpu")},
+            "meaning": meaning,
+        }
         for key, (top, bottom, meaning) in pairs.items()
         if top in summaries and bottom in summaries
     }
 
 
 def markdown(summaries, ratio_rows):
-    lines = ["| configuration | median ms/step | IQR ms | steps timed |", "|---|---:|---:|---:|"]
+    lines = [
+        "| configuration | wall median ms/step | wall IQR ms | CPU median ms/step | CPU IQR ms | steps timed |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, summary in summaries.items():
-        lines.append(f"| {name} | {summary['median_ms']:.1f} | {summary['iqr_ms']:.1f} | {summary['n']} |")
-    lines += ["", "| ratio | value | meaning |", "|---|---:|---|"]
+        wall, cpu = summary["wall"], summary["cpu"]
+        lines.append(f"| {name} | {wall['median_ms']:.1f} | {wall['iqr_ms']:.1f} | {cpu['median_ms']:.1f} | {cpu['iqr_ms']:.1f} | {wall['n']} |")
+    lines += ["", "| ratio of medians | wall | CPU | meaning |", "|---|---:|---:|---|"]
     for key, row in ratio_rows.items():
-        lines.append(f"| {key} | {row['ratio']:.3f} | {row['meaning']} |")
+        lines.append(f"| {key} | {row['wall']:.3f} | {row['cpu']:.3f} | {row['meaning']} |")
     return "\n".join(lines)
 
 
@@ -180,14 +201,16 @@ def main(argv=None) -> int:
     warmup_seconds = {}
     for method, distiller in distillers.items():
         warmup_seconds[method] = time_steps(distiller, dataset, args.warmup)
-        print(f"{method}: warm-up steps took {', '.join(f'{s:.1f}' for s in warmup_seconds[method])} s", flush=True)
-    step_seconds = {m: [] for m in methods}
+        print(f"{method}: warm-up steps took {', '.join(f'{s:.1f}' for s in warmup_seconds[method]['wall'])} s", flush=True)
+    step_seconds = {m: {"wall": [], "cpu": []} for m in methods}
     load_averages = []  # 1-minute load after each repeat: > CPU count means other work competed
     for repeat in range(args.repeats):
         order = methods[repeat % len(methods):] + methods[: repeat % len(methods)]  # rotate who goes first
         for method in order:
-            step_seconds[method] += time_steps(distillers[method], dataset, args.steps)
-            print(f"repeat {repeat + 1}/{args.repeats} {method}: {np.median(step_seconds[method][-args.steps:]) * 1e3:.1f} ms/step", flush=True)
+            for clock, values in time_steps(distillers[method], dataset, args.steps).items():
+                step_seconds[method][clock] += values
+            wall, cpu = (np.median(step_seconds[method][c][-args.steps:]) * 1e3 for c in ("wall", "cpu"))
+            print(f"repeat {repeat + 1}/{args.repeats} {method}: {wall:.1f} ms/step wall, {cpu:.1f} ms CPU", flush=True)
         load_averages.append(os.getloadavg()[0])
 
     summaries = {m: summarize(step_seconds[m]) for m in methods}

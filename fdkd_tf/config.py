@@ -92,6 +92,7 @@ class DataConfig:
     # --- paper datasets (ignored by mfeat) ---
     num_frames: Optional[int] = field(default=None, metadata=_check(_positive, "a positive integer"))  # None = dataset default
     image_size: int = field(default=224, metadata=_check(_positive, "a positive integer"))
+    audio_samples: Optional[int] = field(default=None, metadata=_check(lambda v: v > 512, "an integer above 512"))  # waveform length before the spectrogram; None = dataset default
     task: Optional[str] = None  # dataset sub-task, e.g. CrisisMMD 'informative' | 'humanitarian'
     vocabulary: Optional[str] = None  # tokenizer vocabulary file (text datasets)
     max_length: int = field(default=128, metadata=_check(_positive, "a positive integer"))  # text tokens
@@ -106,7 +107,7 @@ class ModelSpec:
     ``small_cnn`` and ``mlp`` take their feature size from ``feature_dim``.
     """
 
-    arch: Literal["resnet18", "small_cnn", "mlp"] = "mlp"
+    arch: Literal["resnet18", "small_cnn", "mlp", "bert", "mobilenet_v2", "deeplabv3plus"] = "mlp"
     feature_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
     hidden_units: list[int] = field(default_factory=lambda: [256])  # mlp only
     filters: list[int] = field(default_factory=lambda: [32, 64])  # small_cnn only
@@ -161,11 +162,121 @@ class KDConfig:
 
 
 @dataclass
+class DISTConfig:
+    """DIST (Huang et al., 2022): Pearson relations between predictions.
+
+    ``beta`` weighs the inter-class (per sample) relation, ``gamma`` the
+    intra-class (per class over the batch; per replica under tf.distribute) one.
+    """
+
+    beta: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    gamma: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    tau: float = field(default=1.0, metadata=_check(_positive, "> 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class DMLConfig:
+    """DML (Zhang et al., 2018): student and teacher learn from each other.
+
+    Each side gets ``ce_weight * CE + kl_weight * T^2 KL(other || own)``.
+    """
+
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    kl_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    temperature: float = field(default=1.0, metadata=_check(_positive, "> 0"))
+
+
+@dataclass
+class NKDConfig:
+    """NKD (Yang et al., 2023): teacher target probability + normalized non-target CE."""
+
+    temperature: float = field(default=1.0, metadata=_check(_positive, "> 0"))  # lambda
+    gamma: float = field(default=1.5, metadata=_check(_non_negative, ">= 0"))
+    nkd_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class DKDConfig:
+    """DKD (Zhao et al., 2022): ``alpha * TCKD + beta * NCKD`` at temperature T.
+
+    ``warmup_epochs``: both weights ramp up as ``min(epoch / warmup_epochs, 1)``
+    (epochs counted from 1), as in the original; 0 switches the warm-up off.
+    """
+
+    alpha: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    beta: float = field(default=8.0, metadata=_check(_non_negative, ">= 0"))
+    temperature: float = field(default=4.0, metadata=_check(_positive, "> 0"))
+    warmup_epochs: int = field(default=20, metadata=_check(_non_negative, "a non-negative integer"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
 class FeatConfig:
     """FitNet-style MSE between (projected) student and teacher pooled features."""
 
     feat_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
     ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class PKDConfig:
+    """PKD (Cao et al., 2022): 1 - Pearson correlation of (projected) pooled features.
+
+    ``pkd_weight`` 6 is the original's weight for two-stage detectors (10 for
+    one-stage ones).
+    """
+
+    pkd_weight: float = field(default=6.0, metadata=_check(_non_negative, ">= 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class OFDConfig:
+    """OFD (Heo et al., 2019): margin-ReLU teacher, Linear+BN regressor, partial L2.
+
+    The distance is summed over feature entries; ``ofd_weight`` 1e-3 is the
+    original's ``/ 1000`` (CIFAR-100 script).
+    """
+
+    ofd_weight: float = field(default=1e-3, metadata=_check(_non_negative, ">= 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class AFDConfig:
+    """AFD (Ji et al., 2021): attention-based matching of the hint and feature levels.
+
+    ``afd_weight`` (the original's beta) 200 and ``qk_dim`` 128 are the original
+    defaults; its script also adds Hinton KD (0.9, T 4), off here by default
+    (``kd_weight: 0``) so that AFD stays a pure feature baseline.
+    """
+
+    afd_weight: float = field(default=200.0, metadata=_check(_non_negative, ">= 0"))
+    qk_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
+    kd_weight: float = field(default=0.0, metadata=_check(_non_negative, ">= 0"))
+    temperature: float = field(default=4.0, metadata=_check(_positive, "> 0"))
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+
+
+@dataclass
+class C2KDConfig:
+    """C2KD (Huo et al., 2024): proxies on the hint, both models learn, gated NTKD.
+
+    Every weight applies to both sides (student and teacher); all are 1 and the
+    temperature is 1 in the original. ``proxy_batchnorm: false`` drops the
+    proxies' BatchNorm (a BN-free variant, exact under tf.distribute).
+    """
+
+    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    proxy_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))  # KL(own || proxy) trains the proxy
+    self_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))  # KL(proxy || own) trains the model
+    ntkd_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
+    temperature: float = field(default=1.0, metadata=_check(_positive, "> 0"))
+    kendall_threshold: float = field(default=0.0, metadata=_check(lambda v: -1.0 <= v < 1.0, "in [-1, 1)"))  # tau a sample must exceed
+    proxy_units: int = field(default=256, metadata=_check(_positive, "a positive integer"))
+    proxy_batchnorm: bool = True
 
 
 @dataclass
@@ -179,7 +290,15 @@ class DistillConfig:
     projection: Literal["auto", "linear", "none"] = "auto"
     fdcmkd: FDCMKDConfig = field(default_factory=FDCMKDConfig)
     kd: KDConfig = field(default_factory=KDConfig)
+    dist: DISTConfig = field(default_factory=DISTConfig)
+    dml: DMLConfig = field(default_factory=DMLConfig)
+    nkd: NKDConfig = field(default_factory=NKDConfig)
+    dkd: DKDConfig = field(default_factory=DKDConfig)
     feat: FeatConfig = field(default_factory=FeatConfig)
+    pkd: PKDConfig = field(default_factory=PKDConfig)
+    ofd: OFDConfig = field(default_factory=OFDConfig)
+    afd: AFDConfig = field(default_factory=AFDConfig)
+    c2kd: C2KDConfig = field(default_factory=C2KDConfig)
 
 
 @dataclass
@@ -199,6 +318,42 @@ class TrainConfig:
 
 
 @dataclass
+class AnalysisConfig:
+    """The paper's analyses (Table 1, Figures 1 and 4) logged when training ends.
+
+    With ``tensorboard: true`` the run logs, under ``logs/analysis``, the band
+    similarity curve, the per-dimension feature means and a t-SNE of the teacher's
+    and the student's test features (`fdkd_tf.analysis`). Training ignores it.
+    """
+
+    tensorboard: bool = False
+    # Features of different sizes: 'none' skips similarity and t-SNE, 'lstsq' maps
+    # the second model's features to the first's size (least squares on train).
+    projection: Literal["none", "lstsq"] = "none"
+    tsne_samples: int = field(default=500, metadata=_check(_positive, "a positive integer"))  # per model
+    tsne_perplexity: float = field(default=30.0, metadata=_check(_positive, "> 0"))
+
+
+@dataclass
+class TuneConfig:
+    """Search space of ``tools/tune.py`` (keras-tuner over the distiller).
+
+    ``lambda1`` / ``lambda2`` (paper Eq. 11, ``distill.fdcmkd``) are sampled on a log
+    scale: the band losses are of order 1/D (REFERENCE_NOTES, "Scale of the terms"),
+    so useful weights span 1e-1 to 1e4. Training ignores this section.
+    """
+
+    lambda1_min: float = field(default=1e-1, metadata=_check(_positive, "> 0"))
+    lambda1_max: float = field(default=1e4, metadata=_check(_positive, "> 0"))
+    lambda2_min: float = field(default=1e-1, metadata=_check(_positive, "> 0"))
+    lambda2_max: float = field(default=1e4, metadata=_check(_positive, "> 0"))
+    tune_learning_rate: bool = False  # also search train.learning_rate (log scale)
+    learning_rate_min: float = field(default=1e-4, metadata=_check(_positive, "> 0"))
+    learning_rate_max: float = field(default=1e-1, metadata=_check(_positive, "> 0"))
+    hyperband_factor: int = field(default=3, metadata=_check(lambda v: v >= 2, "an integer >= 2"))
+
+
+@dataclass
 class ExperimentConfig:
     """The whole experiment; one YAML file."""
 
@@ -208,6 +363,8 @@ class ExperimentConfig:
     teacher: TeacherStage = field(default_factory=TeacherStage)
     distill: DistillConfig = field(default_factory=DistillConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -320,6 +477,9 @@ def _validate_semantics(config: ExperimentConfig, source: str) -> None:
         fail("train.final_learning_rate", "must not exceed train.learning_rate")
     if config.train.verbose > 2:
         fail("train.verbose", f"must be 0, 1 or 2, got {config.train.verbose}")
+    for name in ("lambda1", "lambda2", "learning_rate"):
+        if getattr(config.tune, f"{name}_min") > getattr(config.tune, f"{name}_max"):
+            fail(f"tune.{name}_min", f"must not exceed tune.{name}_max")
     fd = config.distill.fdcmkd
     if fd.log and not fd.freq:
         fail("distill.fdcmkd.log", "needs distill.fdcmkd.freq: true (logMSE acts on the high band)")

@@ -5,6 +5,9 @@ package), so `build_datasets` finds them.
 """
 
 from fdkd_tf.data import mfeat  # noqa: F401  (registers "mfeat")
+from fdkd_tf.data import crisismmd  # noqa: F401  (registers "crisismmd")
+from fdkd_tf.data import ave, cremad, vggsound  # noqa: F401  (register "ave", "cremad", "vggsound")
+from fdkd_tf.data import nyudv2  # noqa: F401  (registers "nyudv2")
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.registry import available_datasets, build_datasets, register_dataset
 from fdkd_tf.data.splits import stratified_split

@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from fdkd_tf.losses import cross_entropy
+from fdkd_tf.losses.classification import resize_to_labels
 
 
 @dataclasses.dataclass
@@ -81,7 +82,14 @@ class Distiller(keras.Model):
         num_classes: number of classes of the task.
         settings: the method's config section (a dataclass), or None.
         projection: ``auto | linear | none``, see `build_projection`.
+        ignore_label: label of pixels without a class in dense (segmentation)
+            tasks (``data.ignore_label``); they count in no loss and no metric.
+            Ignored for classification.
         **kwargs: `keras.Model` arguments.
+
+    The task is read from the students: ``logits`` of rank 4 ``(batch, H, W,
+    classes)`` make a segmentation direction, scored by mean IoU (``miou``)
+    instead of accuracy (``acc``).
 
     Subclasses set ``uses_teacher`` / ``uses_projection`` /
     ``extra_accuracy_heads`` and implement `term_names`, `loss_terms` and, when
@@ -98,8 +106,9 @@ class Distiller(keras.Model):
     #: Names of the heads whose accuracy is reported besides the student's own.
     extra_accuracy_heads: tuple[str, ...] = ()
 
-    def __init__(self, directions, num_classes: int, settings: Any = None, projection: str = "auto", **kwargs):
+    def __init__(self, directions, num_classes: int, settings: Any = None, projection: str = "auto", ignore_label: Optional[int] = None, **kwargs):
         super().__init__(**kwargs)
+        self.ignore_label = ignore_label
         if not directions:
             raise ValueError("a distiller needs at least one direction")
         self.directions = list(directions)
@@ -150,12 +159,14 @@ class Distiller(keras.Model):
             student_out: ``{"features", "logits"}`` of the student.
             teacher_out: same for the teacher (gradient stopped unless
                 `trains_teacher`), or None.
-            labels: integer labels.
+            labels: integer labels, ``(batch,)`` or ``(batch, H, W)`` for
+                segmentation (use `task_cross_entropy`, which skips ignored pixels).
 
         Returns:
             ``(terms, logits)``: ``terms`` maps a term name to ``(weight,
-            per_sample_values)``; ``logits`` maps names in `extra_accuracy_heads`
-            to logits.
+            per_sample_values)`` (per-pixel ``(batch, H, W)`` values are averaged
+            like per-sample ones); ``logits`` maps names in `extra_accuracy_heads`
+            to logits (dense ones at any resolution: they are resized to the labels).
         """
         raise NotImplementedError("abstract: each method defines its loss terms")
 
@@ -169,10 +180,27 @@ class Distiller(keras.Model):
     def _prefix(self, direction: Direction) -> str:
         return f"{direction.name}_" if len(self.directions) > 1 else ""
 
+    @staticmethod
+    def is_dense(direction: Direction) -> bool:
+        """Whether ``direction``'s student predicts per pixel (segmentation)."""
+        return len(direction.student.output["logits"].shape) > 2
+
+    def task_metric(self, direction: Direction) -> str:
+        """``miou`` (mean IoU) for a segmentation direction, ``acc`` otherwise."""
+        return "miou" if self.is_dense(direction) else "acc"
+
     def accuracy_metric(self, direction: Direction) -> str:
-        """Name of the metric of ``direction``'s own student head (``acc`` or ``<name>_acc``);
-        Keras logs it as ``val_<name>`` on validation data, which selects checkpoints."""
-        return f"{self._prefix(direction)}acc"
+        """Name of the task score of ``direction``'s own student head: ``acc`` (or
+        ``<name>_acc``) for classification, ``miou`` (or ``<name>_miou``) for
+        segmentation. Keras logs it as ``val_<name>`` on validation data, which
+        selects checkpoints."""
+        return f"{self._prefix(direction)}{self.task_metric(direction)}"
+
+    def task_cross_entropy(self, labels, logits):
+        """Per-sample CE of any head; dense logits skip ``ignore_label`` pixels and
+        are resized to the label size (`fdkd_tf.losses.cross_entropy`)."""
+        dense = logits.shape.rank > 2
+        return cross_entropy(labels, logits, self.ignore_label if dense else None)
 
     def _build_trackers(self):
         self._loss_tracker = keras.metrics.Mean(name="loss")
@@ -182,9 +210,15 @@ class Distiller(keras.Model):
             prefix = self._prefix(direction)
             for term in self.term_names():
                 self._term_trackers[prefix + term] = keras.metrics.Mean(name=prefix + term)
+            metric = self.task_metric(direction)
             for head in ("",) + tuple(f"{h}_" for h in self.extra_accuracy_heads):
-                name = f"{prefix}{head}acc"
-                self._accuracy_trackers[name] = keras.metrics.SparseCategoricalAccuracy(name=name)
+                name = f"{prefix}{head}{metric}"
+                if metric == "miou":  # a confusion matrix summed over replicas when read
+                    self._accuracy_trackers[name] = keras.metrics.MeanIoU(
+                        self.num_classes, name=name, ignore_class=self.ignore_label, sparse_y_pred=False
+                    )
+                else:
+                    self._accuracy_trackers[name] = keras.metrics.SparseCategoricalAccuracy(name=name)
 
     @property
     def metrics(self):
@@ -204,6 +238,9 @@ class Distiller(keras.Model):
             ``(total, terms, logits)``: the weighted sum of the per-replica batch
             means, ``{metric name: batch mean}`` and ``{accuracy name: logits}``.
         """
+        # Methods whose own layers depend on the phase (BatchNorm, running
+        # statistics) read it in `loss_terms`; a Python bool at trace time.
+        self.training_phase = training
         total = 0.0
         terms, logits = {}, {}
         for direction, modules in zip(self.directions, self.direction_modules):
@@ -222,7 +259,7 @@ class Distiller(keras.Model):
                     total = total + weight * value
             logits[self.accuracy_metric(direction)] = student_out["logits"]
             for head, head_logits in extra_logits.items():
-                logits[f"{prefix}{head}_acc"] = head_logits
+                logits[f"{prefix}{head}_{self.task_metric(direction)}"] = head_logits
         return total, terms, logits
 
     def _update_metrics(self, total, terms, logits, labels):
@@ -231,7 +268,7 @@ class Distiller(keras.Model):
         for name, value in terms.items():
             self._term_trackers[name].update_state(value, sample_weight=batch)
         for name, head_logits in logits.items():
-            self._accuracy_trackers[name].update_state(labels, head_logits)
+            self._accuracy_trackers[name].update_state(labels, resize_to_labels(head_logits, labels))
         return {metric.name: metric.result() for metric in self.metrics}
 
     def train_step(self, data):
@@ -252,4 +289,4 @@ class Distiller(keras.Model):
 
     def cross_entropy_term(self, labels, student_out, weight: float = 1.0):
         """The student's own task term, shared by every method: ``{"ce": ...}``."""
-        return {"ce": (weight, cross_entropy(labels, student_out["logits"]))}
+        return {"ce": (weight, self.task_cross_entropy(labels, student_out["logits"]))}

@@ -18,13 +18,19 @@ the teacher terms (the teacher is frozen). Table 4's switches:
 - ``scale`` off: bands compared without standardization (Eq. 4-5 instead of 8-9).
 - ``log`` off: the high band uses plain MSE.
 With all four off this is exactly the ``feat`` baseline (Table 4's first row).
+
+Segmentation: with dense decoder features ``(batch, h, w, C)`` (DeepLabV3+) every
+pixel's channel vector is one signal: decoupling, standardisation and the band
+losses act on the channel axis at every pixel, the heads are 1x1 classifiers on
+every pixel, and their logits are upsampled to the label map for the CE terms
+and the ``low_miou`` / ``high_miou`` metrics.
 """
 
 from __future__ import annotations
 
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.layers import FrequencyDecoupling, standardize
-from fdkd_tf.losses import cross_entropy, feature_mse, high_band_loss, low_band_loss
+from fdkd_tf.losses import feature_mse, high_band_loss, low_band_loss
 from fdkd_tf.models import ClassificationHead
 
 
@@ -80,21 +86,21 @@ class FrequencyDecoupledDistillation(Distiller):
             compared = (standardize(student_features), standardize(teacher_features)) if settings.scale else (student_features, teacher_features)
             terms["feat"] = (settings.lambda1, feature_mse(*compared))
             if settings.align:
-                terms["align_s"] = (settings.align_weight, cross_entropy(labels, modules["align"](student_features)))
-                terms["align_t"] = (settings.align_weight, cross_entropy(labels, modules["align"](teacher_features)))
+                terms["align_s"] = (settings.align_weight, self.task_cross_entropy(labels, modules["align"](student_features)))
+                terms["align_t"] = (settings.align_weight, self.task_cross_entropy(labels, modules["align"](teacher_features)))
             return terms, {}
 
         student_low, student_high = modules["decoupling"](student_features)
         teacher_low, teacher_high = modules["decoupling"](teacher_features)
         low_logits = modules["task_low"](student_low)
         high_logits = modules["task_high"](student_high)
-        terms["task_low"] = (settings.task_weight, cross_entropy(labels, low_logits))
-        terms["task_high"] = (settings.task_weight, cross_entropy(labels, high_logits))
+        terms["task_low"] = (settings.task_weight, self.task_cross_entropy(labels, low_logits))
+        terms["task_high"] = (settings.task_weight, self.task_cross_entropy(labels, high_logits))
         terms["low"] = (settings.lambda1, low_band_loss(student_low, teacher_low, settings.scale))
         terms["high"] = (settings.lambda2, high_band_loss(student_high, teacher_high, settings.scale, settings.log))
         if settings.align:
             for band, student_band, teacher_band in (("low", student_low, teacher_low), ("high", student_high, teacher_high)):
                 shared = modules[f"align_{band}"]
-                terms[f"align_{band}_s"] = (settings.align_weight, cross_entropy(labels, shared(student_band)))
-                terms[f"align_{band}_t"] = (settings.align_weight, cross_entropy(labels, shared(teacher_band)))
+                terms[f"align_{band}_s"] = (settings.align_weight, self.task_cross_entropy(labels, shared(student_band)))
+                terms[f"align_{band}_t"] = (settings.align_weight, self.task_cross_entropy(labels, shared(teacher_band)))
         return terms, {"low": low_logits, "high": high_logits}

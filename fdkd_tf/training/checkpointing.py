@@ -2,8 +2,8 @@
 
 Each stage directory holds ``last.weights.h5`` (the whole distiller: students,
 heads, projections and the optimizer state, after the last finished epoch),
-``state.json`` (that epoch, the best validation accuracies so far, whether the
-stage is finished) and ``best_<name>.weights.h5`` per student. Selection uses the
+``state.json`` (that epoch, the best validation scores so far: ``val_accuracy``,
+or ``val_miou`` for segmentation, whether the stage is finished) and ``best_<name>.weights.h5`` per student. Selection uses the
 validation split only; the test split is never looked at during training.
 """
 
@@ -20,13 +20,19 @@ def _best_weights_path(directory: str, name: str) -> str:
     return os.path.join(directory, f"best_{name}.weights.h5")
 
 
+def score_key(monitor: str) -> str:
+    """Key of the best score in ``state.json`` for a monitored metric:
+    ``val_miou`` for mean IoU (``val_miou``, ``val_<name>_miou``), else ``val_accuracy``."""
+    return "val_miou" if monitor.endswith("miou") else "val_accuracy"
+
+
 class StageCheckpoint(keras.callbacks.Callback):
-    """Saves the best student(s) on validation accuracy and a resumable state.
+    """Saves the best student(s) on validation accuracy (or mIoU) and a resumable state.
 
     Args:
         directory: the stage's checkpoint directory.
         monitors: ``{student name: (validation metric key, student model)}``, e.g.
-            ``{"fou": ("val_acc", student)}``.
+            ``{"fou": ("val_acc", student)}`` or ``{"depth": ("val_miou", student)}``.
         epochs: total epochs of the stage (to mark it finished).
         state: the state restored by `restore_stage` (None for a fresh stage).
     """
@@ -39,7 +45,7 @@ class StageCheckpoint(keras.callbacks.Callback):
         self.state = state or {
             "epoch": 0,
             "finished": False,
-            "best": {name: {"val_accuracy": None, "epoch": None} for name in monitors},
+            "best": {name: {score_key(key): None, "epoch": None} for name, (key, _) in monitors.items()},
         }
 
     def on_epoch_end(self, epoch, logs=None):
@@ -49,8 +55,9 @@ class StageCheckpoint(keras.callbacks.Callback):
                 raise KeyError(f"validation metric {key!r} missing from the logs; got {sorted(logs)}")
             value = float(logs[key])
             best = self.state["best"][name]
-            if best["val_accuracy"] is None or value > best["val_accuracy"]:
-                best.update(val_accuracy=value, epoch=epoch + 1)
+            score = score_key(key)
+            if best[score] is None or value > best[score]:
+                best.update({score: value, "epoch": epoch + 1})
                 with atomic_path(_best_weights_path(self.directory, name)) as temporary:
                     student.save_weights(temporary)
         with atomic_path(os.path.join(self.directory, "last.weights.h5")) as temporary:

@@ -6,6 +6,12 @@ teacher's modality) and keeps its best-on-validation weights, or loads
 (``forward``) or two (``both``: each modality's student learns from the other
 modality's teacher), trains it and keeps each student's best-on-validation weights.
 Test accuracy is computed once, on those weights, after training.
+
+Segmentation (students with per-pixel logits, e.g. ``deeplabv3plus``) is scored by
+mean IoU over the classes, pixels labelled ``data.ignore_label`` left out: checkpoints
+are selected on ``val_miou`` and ``metrics.json`` reports, per model, ``val_miou``,
+``test_miou``, ``val_pixel_accuracy`` and ``test_pixel_accuracy`` in place of
+``val_accuracy`` / ``test_accuracy``.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from fdkd_tf.config import ExperimentConfig, dump_config
 from fdkd_tf.data import DatasetBundle, build_datasets
 from fdkd_tf.distillers import Direction, build_distiller
 from fdkd_tf.distillers.none import NoDistillation
+from fdkd_tf.losses.classification import resize_to_labels
 from fdkd_tf.models import build_classifier
 from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
 from fdkd_tf.training.run_directory import RunDirectory, atomic_path, write_json, write_text
@@ -45,6 +53,60 @@ def evaluate_accuracy(model: keras.Model, dataset: tf.data.Dataset, input_key: s
         correct += int(tf.reduce_sum(tf.cast(predictions == tf.cast(labels, tf.int32), tf.int32)))
         total += int(tf.shape(labels)[0])
     return correct / max(total, 1)
+
+
+def segmentation_scores(confusion) -> dict:
+    """Mean IoU and pixel accuracy from a ``(classes, classes)`` confusion matrix.
+
+    ``confusion[i, j]`` counts pixels of true class ``i`` predicted as ``j``. The
+    IoU of class ``c`` is ``TP / (TP + FP + FN)``; classes absent from both the
+    labels and the predictions (union 0) are left out of the mean, as
+    `keras.metrics.MeanIoU` (the ``miou`` logged in training) does.
+
+    Returns:
+        ``{"miou": float, "pixel_accuracy": float}`` (0.0 for an empty matrix).
+
+    Example:
+        >>> segmentation_scores(np.array([[2, 0], [1, 1]]))
+        {'miou': 0.5833333333333333, 'pixel_accuracy': 0.75}
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    true_positives = np.diag(confusion)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - true_positives
+    present = union > 0
+    miou = float(np.mean(true_positives[present] / union[present])) if present.any() else 0.0
+    total = confusion.sum()
+    return {"miou": miou, "pixel_accuracy": float(true_positives.sum() / total) if total else 0.0}
+
+
+def evaluate_segmentation(
+    model: keras.Model, dataset: tf.data.Dataset, input_key: str, num_classes: int, ignore_label: int | None
+) -> dict:
+    """Mean IoU and pixel accuracy of a segmenter's ``logits`` on one input of a paired dataset.
+
+    One confusion matrix (exact int64 counts) over the whole split, logits
+    resized to the label size; ``ignore_label`` pixels count nowhere.
+
+    Returns:
+        `segmentation_scores` of the split.
+    """
+
+    @tf.function
+    def batch_confusion(inputs, labels):
+        logits = resize_to_labels(model(inputs, training=False)["logits"], labels)
+        predictions = tf.reshape(tf.argmax(logits, axis=-1, output_type=tf.int32), [-1])
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        valid = (labels >= 0) & (labels < num_classes)
+        if ignore_label is not None:
+            valid &= labels != ignore_label
+        return tf.math.confusion_matrix(
+            tf.boolean_mask(labels, valid), tf.boolean_mask(predictions, valid), num_classes, dtype=tf.int64
+        )
+
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    for inputs, labels in dataset:
+        confusion += batch_confusion(inputs[input_key], labels).numpy()
+    return segmentation_scores(confusion)
 
 
 def fit_stage(
@@ -84,7 +146,15 @@ def fit_stage(
     return checkpoint.state
 
 
-def _summary(model, bundle: DatasetBundle, input_key: str, best: dict | None) -> dict:
+def _summary(model, bundle: DatasetBundle, input_key: str, best: dict | None, ignore_label: int | None = None) -> dict:
+    if len(model.output["logits"].shape) > 2:  # segmentation: mIoU (+ pixel accuracy)
+        summary = {"modality": bundle.modalities[input_key]}
+        for split in ("val", "test"):
+            scores = evaluate_segmentation(model, bundle.split(split), input_key, bundle.num_classes, ignore_label)
+            summary[f"{split}_miou"] = scores["miou"]
+            summary[f"{split}_pixel_accuracy"] = scores["pixel_accuracy"]
+        summary["best_epoch"] = None if best is None else best["epoch"]
+        return summary
     return {
         "modality": bundle.modalities[input_key],
         "val_accuracy": evaluate_accuracy(model, bundle.val, input_key),
@@ -123,13 +193,16 @@ def train_teacher(
             ) from error
     else:
         stage = f"teacher_{modality}"
-        trainer = NoDistillation([Direction(modality, input_key, teacher)], bundle.num_classes, name=f"{stage}_trainer")
+        trainer = NoDistillation(
+            [Direction(modality, input_key, teacher)], bundle.num_classes,
+            ignore_label=config.data.ignore_label, name=f"{stage}_trainer",
+        )
         epochs = config.teacher.epochs or config.train.epochs
         state = fit_stage(trainer, bundle, config, epochs, run_dir, stage, verbose)
         best = state["best"][modality]
         load_best(run_dir.checkpoints(stage), modality, teacher)
     teacher.trainable = False
-    return teacher, _summary(teacher, bundle, input_key, best)
+    return teacher, _summary(teacher, bundle, input_key, best, config.data.ignore_label)
 
 
 def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | None = None, verbose: int | None = None) -> dict:
@@ -168,12 +241,14 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
             student = build_classifier(spec, bundle.input_shapes[student_key], bundle.num_classes, name=f"student_{modality}")
             teacher_key = OTHER[student_key]
             directions.append(Direction(modality, student_key, student, teacher_key, teachers.get(teacher_key)))
-        distiller = build_distiller(config.distill, directions, bundle.num_classes)
+        distiller = build_distiller(config.distill, directions, bundle.num_classes, ignore_label=config.data.ignore_label)
         state = fit_stage(distiller, bundle, config, config.train.epochs, run_dir, "distill", verbose)
     student_metrics = {}
     for index, direction in enumerate(directions):
         load_best(run_dir.checkpoints("distill"), direction.name, direction.student)
-        student_metrics[direction.name] = _summary(direction.student, bundle, direction.student_input, state["best"][direction.name])
+        student_metrics[direction.name] = _summary(
+            direction.student, bundle, direction.student_input, state["best"][direction.name], config.data.ignore_label
+        )
         path = run_dir.student_model(None if index == 0 else direction.name)
         with atomic_path(path) as temporary:
             direction.student.save(temporary)
@@ -183,7 +258,7 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
         "seed": config.experiment.seed,
         "dataset": config.data.name,
         "direction": config.distill.direction,
-        "selection": "epoch with the best validation accuracy of the student's own head",
+        "selection": f"epoch with the best validation {'mIoU' if distiller.is_dense(directions[0]) else 'accuracy'} of the student's own head",
         "teacher": teacher_metrics[bundle.modalities["teacher"]],
         "student": student_metrics[forward],
         "teachers": teacher_metrics,
@@ -192,6 +267,12 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
         "wall_seconds": round(time.time() - started, 1),
     }
     write_json(run_dir.metrics, metrics)
+    if config.analysis.tensorboard:  # Table 1 / Fig. 1 / Fig. 4 as TensorBoard images
+        from fdkd_tf.analysis.tensorboard import log_run_analysis
+
+        students = [(d.name, d.student_input, d.student) for d in directions]
+        log_run_analysis(config, bundle, run_dir.logs("analysis"), teachers, students,
+                         progress=print if verbose else (lambda message: None))
     return metrics
 
 
@@ -209,6 +290,10 @@ def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> None:
         section, name = key.split(".")
         previous.get(section, {}).pop(name, None)
         current.get(section, {}).pop(name, None)
+    previous.pop("analysis", None)  # analysis settings never change training
+    current.pop("analysis", None)
+    previous.pop("tune", None)  # nor do the search ranges of tools/tune.py
+    current.pop("tune", None)
     if previous != current:
         raise ValueError(
             f"{run_dir.root} holds a run of a different config ({run_dir.config}); "

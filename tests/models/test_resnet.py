@@ -129,8 +129,9 @@ def test_trunk_has_free_spatial_size():
     "input_shape, match",
     [
         ((76,), r"arch 'resnet18' expects images.*rank 1.*'mlp' for vector views"),
-        ((8, 16, 16, 3), r"arch 'resnet18'.*rank 4.*video clips"),
+        ((2, 8, 16, 16, 3), r"arch 'resnet18' expects images.*or clips.*rank 5"),
         ((16, 16, None), r"arch 'resnet18' needs a known channel count"),
+        ((None, 16, 16, 3), r"arch 'resnet18' needs a known number of frames"),
     ],
 )
 def test_wrong_input_shape_raises(input_shape, match):
@@ -160,3 +161,48 @@ def test_conv_kernels_use_kaiming_fan_out():
         expected = np.sqrt(2.0 / (kh * kw * out))
         assert np.std(kernel) == pytest.approx(expected, rel=0.1), layer.name
         assert abs(np.mean(kernel)) < 0.1 * expected
+
+
+@pytest.fixture(scope="module")
+def clip_model():
+    return build_classifier(ModelSpec(arch="resnet18"), (3, 32, 48, 3), 4, "clips")
+
+
+def test_clip_feature_is_mean_over_frames_height_and_width(clip_model, rng):
+    """(T, H, W, C) clips: the T frames go through the 2-D trunk, pooled over T, H, W."""
+    trunk = clip_model.get_layer("resnet18_trunk")
+    clips = rng.standard_normal((2, 3, 32, 48, 3)).astype("float32")
+
+    hint_maps, feature_maps = (np.asarray(t) for t in trunk(clips.reshape(6, 32, 48, 3), training=False))
+    outputs = clip_model(clips, training=False)
+
+    assert tuple(outputs["features"].shape) == (2, 512) and tuple(outputs["logits"].shape) == (2, 4)
+    expected = feature_maps.reshape(2, 3, 1, 2, 512).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(np.asarray(outputs["features"]), expected, rtol=1e-5, atol=1e-5)
+    # The hint is layer3 averaged over the frames: (batch, H/16, W/16, 256).
+    np.testing.assert_allclose(np.asarray(outputs["hint"]), hint_maps.reshape(2, 3, 2, 3, 256).mean(axis=1), rtol=1e-5, atol=1e-5)
+    # Frames are not mixed across clips: changing clip 1 leaves clip 0's feature as it was.
+    changed = clips.copy()
+    changed[1] = rng.standard_normal((3, 32, 48, 3))
+    np.testing.assert_allclose(np.asarray(clip_model(changed, training=False)["features"])[0], expected[0], rtol=1e-5, atol=1e-5)
+
+
+def test_clip_model_round_trip(clip_model, save_and_reload, same_outputs, rng):
+    same_outputs(clip_model, save_and_reload(clip_model), rng.standard_normal((1, 3, 32, 48, 3)).astype("float32"))
+
+
+def test_one_frame_clip_equals_the_image_model(rng):
+    import keras
+
+    keras.utils.set_random_seed(1)
+    image_model = build_classifier(ModelSpec(arch="resnet18"), (32, 32, 3), 2, "image")
+    keras.utils.set_random_seed(1)
+    clip_model = build_classifier(ModelSpec(arch="resnet18"), (1, 32, 32, 3), 2, "clip")
+    images = rng.standard_normal((2, 32, 32, 3)).astype("float32")
+
+    np.testing.assert_allclose(
+        np.asarray(clip_model(images[:, None], training=False)["features"]),
+        np.asarray(image_model(images, training=False)["features"]),
+        rtol=1e-5,
+        atol=1e-5,
+    )

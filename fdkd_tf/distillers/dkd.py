@@ -1,0 +1,92 @@
+"""``dkd``: decoupled knowledge distillation (Zhao et al., CVPR 2022, "Decoupled
+Knowledge Distillation"), one of the paper's logit baselines.
+
+DKD's loss weight is warmed up linearly over the first ``warmup_epochs`` epochs,
+as in the original: at epoch ``e`` (counted from 1) both TCKD and NCKD are
+multiplied by ``min(e / warmup_epochs, 1)``. The distiller learns the epoch from
+Keras itself: `fit` adds a callback that writes the epoch index Keras reports
+(``initial_epoch`` included, so a resumed run continues the ramp) into a
+non-trainable variable that the train step reads. The optimizer's iteration
+counter alone would not do, because the distiller does not know the steps per
+epoch (a constant learning rate carries none, and a dataset's cardinality can be
+unknown). Outside `fit` (a bare `evaluate`, `compute_terms`) the epoch is the last
+one set, 0 for a new distiller.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fdkd_tf.distillers.base import Distiller
+from fdkd_tf.losses import nckd_loss, tckd_loss
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """Writes the index of the epoch that begins (from 0) into ``variable``."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(float(epoch))
+
+
+def warmup_factor(epoch, warmup_epochs: int):
+    """DKD's linear warm-up ``min((epoch + 1) / warmup_epochs, 1)``; 1 when 0.
+
+    Args:
+        epoch: 0-based epoch index (a scalar tensor or number).
+        warmup_epochs: epochs of the ramp; 0 disables it.
+
+    Returns:
+        A float32 scalar in ``(0, 1]``.
+    """
+    if warmup_epochs <= 0:
+        return tf.constant(1.0)
+    return tf.minimum((tf.cast(epoch, tf.float32) + 1.0) / float(warmup_epochs), 1.0)
+
+
+class DecoupledDistillation(Distiller):
+    """``ce_weight * CE + w(e) * (alpha * TCKD + beta * NCKD)`` (config ``distill.dkd``).
+
+    ``w(e)`` is the warm-up factor (see the module docstring). The logged ``tckd``
+    and ``nckd`` include it (they are what enters the loss, before ``alpha`` and
+    ``beta``); ``warmup`` logs ``w(e)`` itself and is not added to the loss.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch = keras.Variable(0.0, dtype="float32", trainable=False, name="dkd_epoch")
+
+    def build_modules(self, direction):
+        """No layers; checks that ``direction`` classifies whole samples."""
+        if len(direction.student.output["logits"].shape) != 2:
+            raise ValueError(
+                "distill.method 'dkd' needs (batch, classes) logits, but student "
+                f"{direction.student.name!r} predicts per pixel; "
+                "DKD splits each sample's class probabilities at its one label. "
+                "Choose a feature method (feat, fdcmkd) for dense tasks"
+            )
+        return {}
+
+    def term_names(self):
+        return ("ce", "tckd", "nckd", "warmup")
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit` with the epoch counter the warm-up reads."""
+        callbacks = list(callbacks or []) + [EpochCounter(self.epoch)]
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    def loss_terms(self, modules, student_out, teacher_out, labels):
+        settings = self.settings
+        student_logits, teacher_logits = student_out["logits"], teacher_out["logits"]
+        factor = warmup_factor(self.epoch, settings.warmup_epochs)
+        terms = self.cross_entropy_term(labels, student_out, settings.ce_weight)
+        tckd = tckd_loss(student_logits, teacher_logits, labels, settings.temperature)
+        terms["tckd"] = (settings.alpha, factor * tckd)
+        nckd = nckd_loss(student_logits, teacher_logits, labels, settings.temperature)
+        terms["nckd"] = (settings.beta, factor * nckd)
+        terms["warmup"] = (0.0, tf.broadcast_to(factor, tf.shape(tckd)))
+        return terms, {}

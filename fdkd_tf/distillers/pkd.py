@@ -1,0 +1,33 @@
+"""``pkd``: Pearson-correlation feature distillation (Cao et al., NeurIPS 2022, "PKD:
+General Distillation Framework for Object Detectors via Pearson Correlation
+Coefficient"), one of the paper's feature baselines.
+
+    L = ce_weight * CE(student) + pkd_weight * (1 - r(W s, t))
+
+with ``s``, ``t`` the pooled pre-ReLU features, ``W`` the learned projection when
+their sizes differ (``distill.projection``) and ``r`` the per-sample Pearson
+correlation (`fdkd_tf.losses.pkd_loss`). The standardization makes the loss blind
+to the scale and offset of either feature, the property that PKD credits for
+working across heterogeneous teacher/student pairs.
+"""
+
+from __future__ import annotations
+
+from fdkd_tf.distillers.base import Distiller
+from fdkd_tf.losses import pkd_loss
+
+
+class PearsonDistillation(Distiller):
+    """``ce_weight * CE + pkd_weight * (1 - Pearson(W s, t))`` (config ``distill.pkd``)."""
+
+    uses_projection = True
+
+    def term_names(self):
+        return ("ce", "pkd")
+
+    def loss_terms(self, modules, student_out, teacher_out, labels):
+        settings = self.settings
+        terms = self.cross_entropy_term(labels, student_out, settings.ce_weight)
+        student_features = self.project(modules, student_out["features"])  # (batch, teacher_dim)
+        terms["pkd"] = (settings.pkd_weight, pkd_loss(student_features, teacher_out["features"]))
+        return terms, {}

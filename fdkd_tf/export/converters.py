@@ -1,0 +1,117 @@
+"""SavedModel and TFLite conversion of an inference model.
+
+One SavedModel with a named signature is the source of every TFLite file, so all
+formats share the graph that was verified. The TFLite variants differ only in how
+weights and activations are stored:
+
+- ``tflite``: float32 everywhere (the parity reference, goal: within 1e-4 of Keras);
+- ``tflite_fp16``: float16 weights, dequantized to float32 at load (half the size);
+- ``tflite_int8``: full-integer quantization calibrated on a representative set
+  drawn from the run's *training* split. The signature's input and output stay
+  float32 (a quantize op after the input, a dequantize op before the outputs), so
+  apps feed the same tensors to every format. Ops without an int8 kernel (an FFT
+  front end, for example) fall back to float32 kernels; the verification report
+  lists them under ``float_ops``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fdkd_tf.export.inference_model import SERVING_SIGNATURE
+
+TFLITE_FORMATS = ("tflite", "tflite_fp16", "tflite_int8")
+FORMATS = ("saved_model",) + TFLITE_FORMATS
+
+
+def save_saved_model(model: keras.Model, path: str, input_name: str) -> None:
+    """Writes ``model`` as a SavedModel whose ``serving_default`` signature is
+    ``{input_name: float32 (batch, ...)} -> {"logits", "probabilities"}``.
+
+    Args:
+        model: the inference model (`build_inference_model`).
+        path: the SavedModel directory to create.
+        input_name: the signature's input name.
+    """
+    spec = tf.TensorSpec((None, *model.input.shape[1:]), tf.float32, name=input_name)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(inputs):
+        outputs = model(inputs, training=False)
+        return {"logits": outputs["logits"], "probabilities": outputs["probabilities"]}
+
+    archive.add_endpoint(name=SERVING_SIGNATURE, fn=serve, input_signature=[spec])
+    archive.write_out(path, verbose=False)
+
+
+def representative_generator(samples: np.ndarray, batch_size: int = 1) -> Callable:
+    """The ``representative_dataset`` callable of the TFLite converter.
+
+    Args:
+        samples: float32 inputs ``(n, ...)``, e.g. from
+            `DatasetBundle.representative_inputs("train", "student", n)`.
+        batch_size: samples per calibration step.
+
+    Returns:
+        A function yielding ``[batch]`` lists, one per calibration step.
+    """
+
+    def generate():
+        for start in range(0, len(samples), batch_size):
+            yield [np.asarray(samples[start : start + batch_size], dtype=np.float32)]
+
+    return generate
+
+
+def convert_tflite(
+    saved_model_dir: str,
+    fmt: str,
+    representative: Optional[np.ndarray] = None,
+    allow_select_tf_ops: bool = False,
+    per_channel: bool = True,
+) -> bytes:
+    """Converts the ``serving_default`` signature of a SavedModel to TFLite.
+
+    Args:
+        saved_model_dir: written by `save_saved_model`.
+        fmt: ``tflite`` | ``tflite_fp16`` | ``tflite_int8``.
+        representative: calibration inputs (required for ``tflite_int8``).
+        allow_select_tf_ops: also allow TensorFlow kernels (``SELECT_TF_OPS``) for
+            ops with no TFLite builtin; the app then needs the Flex delegate.
+        per_channel: int8 weights with one scale per output channel (the
+            converter's default) or, if False, one scale per tensor: smaller
+            files for small dense models, at some risk to accuracy for convs.
+
+    Returns:
+        The flatbuffer bytes.
+
+    Raises:
+        ValueError: for an unknown format or int8 without calibration inputs.
+    """
+    if fmt not in TFLITE_FORMATS:
+        raise ValueError(f"unknown TFLite format {fmt!r}; choose one of {', '.join(TFLITE_FORMATS)}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVING_SIGNATURE])
+    builtins = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if fmt == "tflite_fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif fmt == "tflite_int8":
+        if representative is None or len(representative) == 0:
+            raise ValueError("tflite_int8 needs representative inputs from the training split to calibrate")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_generator(representative)
+        # int8 kernels first; float builtins only where no int8 kernel exists.
+        builtins = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.inference_input_type = tf.float32
+        converter.inference_output_type = tf.float32
+        if not per_channel:
+            converter._experimental_disable_per_channel = True  # noqa: SLF001 - the converter's only switch
+    if allow_select_tf_ops:
+        builtins = builtins + [tf.lite.OpsSet.SELECT_TF_OPS]
+    converter.target_spec.supported_ops = builtins
+    return converter.convert()

@@ -2,8 +2,7 @@
 """The paper's analyses of trained models: Table 1, Figure 1 and Figure 4.
 
     python tools/analyze.py similarity --run-dir runs/mfeat-both --output runs/mfeat-both/analysis
-    python tools/analyze.py similarity --config configs/mfeat.yaml \
-        --teacher-a A.weights.h5 --teacher-b B.weights.h5 --output out/
+    python tools/analyze.py similarity --config configs/mfeat.yaml --teacher-a A.weights.h5 --teacher-b B.weights.h5 --output out/
     python tools/analyze.py feature-means --run-dir runs/mfeat-both --output out/
     python tools/analyze.py tsne --run-dir runs/none --run-dir runs/feat --run-dir runs/fdcmkd --output out/
 
@@ -61,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(means)
     _add_common_arguments(means, projection=False)
     tsne = commands.add_parser("tsne", help="t-SNE of teacher and student features of several runs (Figure 4)")
-    tsne.add_argument("--run-dir", action="append", required=True, dest="run_dirs",
+    tsne.add_argument("--run-dir", action="append", required=True, dest="run_dirs", metavar="DIR",
                       help="a run directory (repeat for side-by-side panels)")
     _add_common_arguments(tsne)
     tsne.add_argument("--seed", type=int, default=0, help="t-SNE and subsampling seed")

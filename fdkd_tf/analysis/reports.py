@@ -158,12 +158,14 @@ def tsne_panel(names: tuple, features: tuple, seed: int, perplexity: float, max_
 
 
 def _run_title(run_dir: str, config: ExperimentConfig) -> str:
+    """``"fdcmkd (student test 84.5 %)"``, with the directory name when it is not the method."""
     metrics = read_json(RunDirectory(run_dir).metrics) or {}
     accuracy = (metrics.get("student") or {}).get("test_accuracy")
-    suffix = "" if accuracy is None else f", student test {100 * accuracy:.1f} %"
     name = os.path.basename(os.path.normpath(run_dir))
-    where = "" if name == config.distill.method else f"{name}, "
-    return f"{config.distill.method} ({where}{suffix.lstrip(', ')})" if where or suffix else config.distill.method
+    details = [] if name == config.distill.method else [name]
+    if accuracy is not None:
+        details.append(f"student test {100 * accuracy:.1f} %")
+    return f"{config.distill.method} ({', '.join(details)})" if details else config.distill.method
 
 
 def tsne_report(run_dirs: list[str], output_dir: str, overrides: Optional[list[str]] = None, seed: int = 0,

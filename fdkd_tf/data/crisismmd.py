@@ -33,6 +33,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import re
 import shutil
 import warnings
 from typing import Optional
@@ -306,7 +307,8 @@ def prepare_image(source: str, target: str) -> Optional[str]:
         if int(tf.size(image)) == 0:
             return "decodes to an empty image"
     except (tf.errors.InvalidArgumentError, tf.errors.OpError) as error:
-        return f"cannot be decoded ({error.message.splitlines()[0]})"
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", error.message.splitlines()[0]).strip()
+        return f"cannot be decoded ({reason})"
     with atomic_path(target) as temporary:
         if encoded.startswith(b"\xff\xd8\xff"):
             shutil.copyfile(source, temporary)

@@ -28,8 +28,6 @@ student levels:
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -60,6 +58,37 @@ def adaptive_pool_matrix(in_size: int, out_size: int) -> np.ndarray:
 def _positions(shape) -> tuple:
     """The positional sizes of a level: ``()`` for a vector, ``(H, W)`` for a map."""
     return tuple(shape[1:-1])
+
+
+def comparison_plan(teacher_shapes, student_shapes) -> list:
+    """How each teacher level is compared with the student levels.
+
+    A teacher map is compared *spatially* with the student maps of the same rank
+    (their energy pooled to its size); a teacher vector, or a teacher map when
+    the student has no map of that rank, is compared as a *vector* with every
+    student level (each through a learned Dense).
+
+    Args:
+        teacher_shapes: shapes (with batch axis) of the teacher levels.
+        student_shapes: shapes of the student levels.
+
+    Returns:
+        Per teacher level, ``("spatial", value size, {student level: [pool
+        matrix per positional axis]})`` or ``("vector", value size, None)``.
+    """
+    plan = []
+    for t_shape in teacher_shapes:
+        t_positions = _positions(t_shape)
+        pools = {
+            s_index: [adaptive_pool_matrix(size_s, size_t) for size_s, size_t in zip(_positions(s_shape), t_positions)]
+            for s_index, s_shape in enumerate(student_shapes)
+            if t_positions and len(_positions(s_shape)) == len(t_positions)
+        }
+        if pools:
+            plan.append(("spatial", int(np.prod(t_positions)), pools))
+        else:
+            plan.append(("vector", int(t_shape[-1]), None))
+    return plan
 
 
 def _descriptor(level):
@@ -158,41 +187,23 @@ class AttentionFeatureDistillation(Distiller):
             qk_dim,
             f"{prefix}_bilinear",
         )
-        # How each teacher level is compared: spatially (maps with a student map of
-        # the same rank) or as a vector (through a learned Dense per student level).
-        self._afd_plans = getattr(self, "_afd_plans", [])
-        plan = []
-        for t_index, t_shape in enumerate(teacher_shapes):
-            t_positions = _positions(t_shape)
-            spatial_students = [
-                s_index for s_index, s_shape in enumerate(student_shapes)
-                if t_positions and len(_positions(s_shape)) == len(t_positions)
-            ]
-            if spatial_students:
-                pools = {
-                    s_index: [adaptive_pool_matrix(size_s, size_t) for size_s, size_t in zip(_positions(student_shapes[s_index]), t_positions)]
-                    for s_index in spatial_students
-                }
-                plan.append(("spatial", int(np.prod(t_positions)), pools))
-            else:
-                for s_index, s_shape in enumerate(student_shapes):
-                    value = keras.layers.Dense(t_shape[-1], kernel_initializer=xavier_normal(), name=f"{prefix}_value{t_index}_{s_index}")
-                    value.build((None, s_shape[-1]))
-                    modules[f"value_{t_index}_{s_index}"] = value
-                plan.append(("vector", int(t_shape[-1]), None))
-        self._afd_plans.append(plan)
+        for t_index, (kind, _, _) in enumerate(comparison_plan(teacher_shapes, student_shapes)):
+            if kind != "vector":
+                continue
+            for s_index, s_shape in enumerate(student_shapes):
+                value = keras.layers.Dense(
+                    teacher_shapes[t_index][-1], kernel_initializer=xavier_normal(), name=f"{prefix}_value{t_index}_{s_index}"
+                )
+                value.build((None, s_shape[-1]))
+                modules[f"value_{t_index}_{s_index}"] = value
         return modules
-
-    def _plan(self, modules):
-        index = next(i for i, m in enumerate(self.direction_modules) if m is modules) if self.direction_modules else 0
-        return self._afd_plans[index]
 
     def loss_terms(self, modules, student_out, teacher_out, labels):
         settings = self.settings
         training = getattr(self, "training_phase", False)
-        plan = self._plan(modules)
         teacher_levels = [teacher_out[level] for level in LEVELS]
         student_levels = [student_out[level] for level in LEVELS]
+        plan = comparison_plan([tuple(x.shape) for x in teacher_levels], [tuple(x.shape) for x in student_levels])
         levels_t, levels_s = len(teacher_levels), len(student_levels)
 
         queries = tf.stack(

@@ -31,7 +31,6 @@ BatchNorm does), so a multi-replica step differs slightly from one device.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import cross_entropy, kd_loss, on_the_fly_selection, selected_non_target_kl

@@ -131,3 +131,10 @@ def test_config_defaults_are_the_papers():
     settings = config_from_dict({"distill": {"method": "c2kd"}}).distill.c2kd
     assert (settings.ce_weight, settings.proxy_weight, settings.self_weight, settings.ntkd_weight) == (1.0, 1.0, 1.0, 1.0)
     assert (settings.temperature, settings.kendall_threshold, settings.proxy_units, settings.proxy_batchnorm) == (1.0, 0.0, 256, True)
+
+
+def test_threshold_outside_tau_range_is_a_config_error():
+    from fdkd_tf.config import ConfigError
+
+    with pytest.raises(ConfigError, match="distill.c2kd.kendall_threshold"):
+        config_from_dict({"distill": {"method": "c2kd", "c2kd": {"kendall_threshold": 1.5}}})

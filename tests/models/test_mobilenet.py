@@ -87,3 +87,15 @@ def test_preset_weights_are_loaded(tmp_path):
 def test_bad_specs_are_refused(spec, shape, message):
     with pytest.raises(ValueError, match=message):
         build_classifier(spec, shape, 2, "image")
+
+
+def test_random_convs_use_kaiming_fan_out(model):
+    trunk = model.get_layer("mobilenet_v2_trunk")
+    nested = {layer.name: layer for layer in trunk._flatten_layers(include_self=False) if isinstance(layer, keras.layers.Conv2D)}
+
+    # the 960 -> 320 projection inside the last inverted residual block: std sqrt(2 / 320),
+    # twice Keras' Glorot default sqrt(2 / (960 + 320))
+    projection = np.asarray(nested["block_6_0_conv3"].kernel)
+    assert projection.shape == (1, 1, 960, 320)
+    np.testing.assert_allclose(projection.std(), np.sqrt(2 / 320), rtol=0.02)
+    np.testing.assert_allclose(np.asarray(trunk.get_layer("block_7_0_conv").kernel).std(), np.sqrt(2 / 1280), rtol=0.02)

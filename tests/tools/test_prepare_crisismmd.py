@@ -32,6 +32,13 @@ def test_prepares_the_official_layout_and_reports_unreadable_images(release, tmp
     with open(os.path.join(release["release"], garbage), "wb") as handle:
         handle.write(b"<html>not found</html>")
     open(os.path.join(release["release"], empty), "wb").close()
+    truncated = release["rows"]["informative", "test"][2]["image"]
+    with open(os.path.join(release["release"], truncated), "rb") as handle:
+        head = handle.read()
+    with open(os.path.join(release["release"], truncated), "wb") as handle:
+        handle.write(head[: len(head) // 2])
+    missing = release["rows"]["informative", "dev"][2]["image"]
+    os.remove(os.path.join(release["release"], missing))
     out = tmp_path / "data"
 
     assert tool.main(["--src", str(tmp_path / "raw"), "--out", str(out)]) == 0
@@ -40,15 +47,20 @@ def test_prepares_the_official_layout_and_reports_unreadable_images(release, tmp
     assert "CrisisMMD images" in captured.err  # the progress bar
     assert "informative train: 7 pairs written of 8 (official split: 9601)" in captured.out
     report = json.loads((out / "prepare_report.json").read_text())
-    assert report["num_unreadable_images"] == 2
-    assert report["unreadable_images"] == {garbage: "not a JPEG/PNG/GIF/BMP image", empty: "empty file"}
-    assert (out / "unreadable_images.txt").read_text().splitlines() == sorted(
-        [f"{garbage}\tnot a JPEG/PNG/GIF/BMP image", f"{empty}\tempty file"]
-    )
+    bad = {
+        garbage: "not a JPEG/PNG/GIF/BMP image",
+        empty: "empty file",
+        missing: "missing",
+        truncated: "cannot be decoded (jpeg::Uncompress failed. Invalid JPEG data or crop window.)",
+    }
+    assert report["num_unreadable_images"] == 4
+    assert report["unreadable_images"] == bad
+    listed = (out / "unreadable_images.txt").read_text().splitlines()
+    assert listed == [f"{image}\t{reason}" for image, reason in sorted(bad.items())]
     for task in TASK_CLASSES:
         for split in ("train", "dev", "test"):
             counts = report["tasks"][task][split]
-            dropped = {"train": 1, "dev": 1, "test": 0}[split]
+            dropped = {"train": 1, "dev": 2, "test": 1}[split]
             assert counts == {
                 "lines": SPLIT_SIZES[split],
                 "written": SPLIT_SIZES[split] - dropped,
@@ -58,11 +70,11 @@ def test_prepares_the_official_layout_and_reports_unreadable_images(release, tmp
             expected = [
                 {"tweet_id": r["tweet_id"], "image_id": r["image_id"], "image": r["image"], "label": r["label"], "tweet_text": r["tweet_text"]}
                 for r in release["rows"][task, split]
-                if r["image"] not in (garbage, empty)
+                if r["image"] not in bad
             ]
             assert read_rows(out / f"{task}_{split}.tsv") == expected
     # JPEGs are copied byte for byte; PNG content saved as .jpg is re-encoded as JPEG
-    jpeg = release["rows"]["informative", "test"][0]["image"]
+    jpeg = release["rows"]["informative", "test"][1]["image"]
     assert (out / jpeg).read_bytes() == open(os.path.join(release["release"], jpeg), "rb").read()
     for png in release["png_images"]:
         assert open(os.path.join(release["release"], png), "rb").read(4) == b"\x89PNG"

@@ -16,7 +16,13 @@ from fdkd_tf.config import load_config
 from fdkd_tf.training import experiment
 from fdkd_tf.tuning import SearchError, format_trials, run_search
 from fdkd_tf.tuning import hypermodel as hypermodel_module
-from fdkd_tf.tuning.hypermodel import apply_hyperparameters, load_trained_weights, save_trained_weights, trained_variables
+from fdkd_tf.tuning.hypermodel import (
+    apply_hyperparameters,
+    load_trained_weights,
+    save_trained_weights,
+    trained_variables,
+    trial_weights_path,
+)
 
 FAST = [
     "teacher.epochs=1",
@@ -172,3 +178,17 @@ def test_trial_weights_exclude_the_shared_teacher(repo_root, tmp_path):
     for a, b in zip(trained_variables(first), trained_variables(second)):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert second.teachers[0] is teacher  # the same shared object in every trial
+
+    # Hyperband continues a trial from that trial's own weights, not a whole-model file.
+    from fdkd_tf.tuning.search import HyperbandTuner
+
+    tuner = HyperbandTuner(
+        hypermodel=model, objective=keras_tuner.Objective("val_acc", "max"), max_epochs=2,
+        directory=str(tmp_path), project_name="hyperband", overwrite=True,
+    )
+    save_trained_weights(first, trial_weights_path(tuner._get_checkpoint_fname("0")))
+    hp = keras_tuner.HyperParameters()
+    hp.values.update({"tuner/trial_id": "0", "tuner/epochs": 2, "tuner/initial_epoch": 1})
+    continued = tuner._build_hypermodel(hp)
+    for a, b in zip(trained_variables(first), trained_variables(continued)):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

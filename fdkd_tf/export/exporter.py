@@ -29,10 +29,10 @@ import tensorflow as tf
 import yaml
 
 from fdkd_tf.config import ConfigError, config_from_dict
-from fdkd_tf.export.converters import FORMATS, TFLITE_FORMATS, convert_tflite, save_saved_model
+from fdkd_tf.export.converters import FORMATS, convert_tflite, save_saved_model
 from fdkd_tf.export.inference_model import INPUT_NAME, SERVING_SIGNATURE, WAVEFORM_INPUT_NAME, build_inference_model
 from fdkd_tf.export.litert_runner import LiteRTModel, mean_latency_ms
-from fdkd_tf.training.run_directory import RunDirectory, atomic_path, write_json
+from fdkd_tf.training.run_directory import RunDirectory, write_json
 
 #: file (or directory) name of each format inside the export directory
 FILE_NAMES = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 
 import keras
 import keras_tuner
@@ -162,7 +161,3 @@ class DistillerHyperModel(keras_tuner.HyperModel):
             callbacks.append(callback)
         return model.fit(*args, callbacks=callbacks, **kwargs)
 
-
-def trial_weights_exist(checkpoint_path: str) -> bool:
-    """Whether a trial left its trained weights (for Hyperband's continued trials)."""
-    return os.path.exists(trial_weights_path(checkpoint_path))

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from fdkd_tf.config import ModelSpec, config_from_dict, dump_config, load_config
+from fdkd_tf.config import config_from_dict, dump_config, load_config
 from fdkd_tf.export import ExportError, export_run
 from fdkd_tf.layers.audio_frontend import REFERENCE_NUM_SAMPLES, reference_spectrogram
 from fdkd_tf.models import build_classifier

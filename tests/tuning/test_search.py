@@ -4,7 +4,6 @@ an interrupted search that resumes, the shared teacher, and the errors."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 
 import keras

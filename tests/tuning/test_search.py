@@ -191,3 +191,13 @@ def test_trial_weights_exclude_the_shared_teacher(repo_root, tmp_path):
     continued = tuner._build_hypermodel(hp)
     for a, b in zip(trained_variables(first), trained_variables(continued)):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_tune_section_is_validated(repo_root):
+    from fdkd_tf.config import ConfigError
+
+    with pytest.raises(ConfigError, match="'tune.lambda1_min' must not exceed tune.lambda1_max"):
+        _config(repo_root, "tune.lambda1_min=1e4", "tune.lambda1_max=10")
+    with pytest.raises(ConfigError, match="'tune.lambda2_min' must be > 0"):
+        _config(repo_root, "tune.lambda2_min=0")
+    assert _config(repo_root, "tune.tune_learning_rate=true").tune.tune_learning_rate is True

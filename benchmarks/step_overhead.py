@@ -21,9 +21,11 @@ callback runs, so the step has finished); the first ``--warmup`` steps (tracing)
 are dropped, and the methods take turns (the order rotates every repeat) so that
 drift or other load on the machine hits all alike; on a shared machine prefer
 ``--steps 1`` with more ``--repeats`` for the finest interleaving.
+
 Both wall time and the process's CPU time (all its threads) are reported: on a
 machine shared with other work, wall time swings with the load while CPU time
 stays close to the work done. ``--small`` runs a quick smoke test at toy sizes.
+Results: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def ratios(summaries):
 
 
 def markdown(summaries, ratio_rows):
+    """The two result tables (times per configuration, ratios) in markdown."""
     lines = [
         "| configuration | wall median ms/step | wall IQR ms | CPU median ms/step | CPU IQR ms | steps timed |",
         "|---|---:|---:|---:|---:|---:|",

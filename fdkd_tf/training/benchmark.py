@@ -1,4 +1,7 @@
-"""Method x seed comparisons: one teacher per seed, every method on it, one table.
+"""Variant x seed comparisons: one teacher per seed, every variant on it, one table.
+
+A variant is a named list of ``--set`` overrides: a method (``distill.method=kd``)
+or a row of the paper's Table 4 (`fdkd_tf.distillers.ablations`).
 
 Each run is an ordinary run directory (``DIR/seed<k>/<method>/``) with its config,
 logs and metrics, so every number in the table sits beside what produced it. The
@@ -17,13 +20,29 @@ import statistics
 import traceback
 
 from fdkd_tf.config import load_config
+from fdkd_tf.distillers.ablations import TABLE4_ABLATIONS, ablation_overrides
 from fdkd_tf.training.experiment import run_experiment
 from fdkd_tf.training.run_directory import read_json, write_text
 
 CSV_FIELDS = (
-    "method", "seed", "status", "teacher_modality", "teacher_test_accuracy",
-    "student_modality", "student_val_accuracy", "student_test_accuracy", "best_epoch", "run_dir", "error",
+    "method", "seed", "status", "metric", "teacher_modality", "teacher_test_score",
+    "student_modality", "student_val_score", "student_test_score", "best_epoch", "run_dir", "error",
 )
+
+
+def method_variants(methods: list[str]) -> list[tuple[str, list[str]]]:
+    """One variant per method name: ``(name, ["distill.method=name"])``."""
+    return [(method, [f"distill.method={method}"]) for method in methods]
+
+
+def ablation_variants() -> list[tuple[str, list[str]]]:
+    """The seven rows of Table 4, each an ``fdcmkd`` configuration."""
+    return [(row.name, ablation_overrides(row)) for row in TABLE4_ABLATIONS]
+
+
+def _score_key(summary: dict) -> tuple[str, str]:
+    """``("accuracy", "test_accuracy")`` or ``("miou", "test_miou")`` for segmentation."""
+    return ("miou", "miou") if "test_miou" in summary else ("accuracy", "accuracy")
 
 
 def _teacher_weights(run_dir: str, metrics: dict) -> list[str]:
@@ -45,15 +64,17 @@ def _rows(method: str, seed: int, run_dir: str, metrics: dict | None, error: str
     rows = []
     for modality, student in metrics["students"].items():
         teacher_modality = next(m for m in metrics["teachers"] if m != modality) if len(metrics["teachers"]) > 1 else metrics["teacher"]["modality"]
+        metric, key = _score_key(student)
         rows.append({
             "method": method,
             "seed": seed,
             "status": "ok",
+            "metric": metric,
             "teacher_modality": teacher_modality,
-            "teacher_test_accuracy": metrics["teachers"][teacher_modality]["test_accuracy"],
+            "teacher_test_score": metrics["teachers"][teacher_modality][f"test_{key}"],
             "student_modality": modality,
-            "student_val_accuracy": student["val_accuracy"],
-            "student_test_accuracy": student["test_accuracy"],
+            "student_val_score": student[f"val_{key}"],
+            "student_test_score": student[f"test_{key}"],
             "best_epoch": student["best_epoch"],
             "run_dir": run_dir,
             "error": "",
@@ -61,12 +82,13 @@ def _rows(method: str, seed: int, run_dir: str, metrics: dict | None, error: str
     return rows
 
 
-def run_benchmark(config_path: str, methods: list[str], seeds: list[int], output_dir: str, overrides: list[str] = (), verbose: int = 0, progress=print) -> list[dict]:
-    """Runs every method for every seed and writes ``results.csv`` and ``results.md``.
+def run_benchmark(config_path: str, variants: list[tuple[str, list[str]]], seeds: list[int], output_dir: str, overrides: list[str] = (), verbose: int = 0, progress=print) -> list[dict]:
+    """Runs every variant for every seed and writes ``results.csv`` and ``results.md``.
 
     Args:
         config_path: experiment YAML.
-        methods: method names (``distill.method``).
+        variants: ``(name, overrides)`` pairs, from `method_variants` or
+            `ablation_variants`; the name is the table row and run folder.
         seeds: experiment seeds.
         output_dir: root of the run directories and tables.
         overrides: ``key=value`` overrides applied to every run.
@@ -77,11 +99,11 @@ def run_benchmark(config_path: str, methods: list[str], seeds: list[int], output
         The result rows (also in ``results.csv``).
     """
     rows = []
-    total = len(methods) * len(seeds)
+    total = len(variants) * len(seeds)
     done = 0
     for seed in seeds:
         teacher_overrides: list[str] = []
-        for method in methods:
+        for method, variant_overrides in variants:
             done += 1
             run_dir = os.path.join(output_dir, f"seed{seed}", method)
             metrics = read_json(os.path.join(run_dir, "metrics.json"))
@@ -89,7 +111,7 @@ def run_benchmark(config_path: str, methods: list[str], seeds: list[int], output
             if metrics is None:
                 progress(f"[{done}/{total}] seed {seed} {method}: running in {run_dir}")
                 try:
-                    config = load_config(config_path, list(overrides) + teacher_overrides + [f"distill.method={method}", f"experiment.seed={seed}"])
+                    config = load_config(config_path, list(overrides) + teacher_overrides + list(variant_overrides) + [f"experiment.seed={seed}"])
                     metrics = run_experiment(config, run_dir, verbose=verbose)
                 except Exception as exc:  # noqa: BLE001 - a failed run is reported, not fatal
                     error = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -100,7 +122,7 @@ def run_benchmark(config_path: str, methods: list[str], seeds: list[int], output
             if metrics is not None and not teacher_overrides:
                 teacher_overrides = _teacher_weights(run_dir, metrics)
             rows.extend(_rows(method, seed, run_dir, metrics, error))
-    write_results(rows, output_dir, methods)
+    write_results(rows, output_dir, [name for name, _ in variants])
     return rows
 
 
@@ -113,17 +135,18 @@ def _mean_std(values: list[float]) -> str:
 
 
 def summary_table(rows: list[dict], methods: list[str]) -> str:
-    """Markdown table: per method and student modality, test accuracy mean ± std (%)."""
+    """Markdown table: per method and student modality, test score mean ± std (%)."""
     modalities = sorted({r["student_modality"] for r in rows if r["status"] == "ok"})
-    header = ["method"] + [f"{m} student (test %)" for m in modalities] + ["teacher (test %)", "runs", "failed"]
+    metric = next((r["metric"] for r in rows if r["status"] == "ok"), "accuracy")
+    header = ["method"] + [f"{m} student (test {metric} %)" for m in modalities] + [f"teacher (test {metric} %)", "runs", "failed"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method in methods:
         ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
         failed = len({r["seed"] for r in rows if r["method"] == method and r["status"] == "failed"})
         cells = [method]
         for modality in modalities:
-            cells.append(_mean_std([r["student_test_accuracy"] for r in ok if r["student_modality"] == modality]))
-        teacher_values = [r["teacher_test_accuracy"] for r in ok if r["student_modality"] == modalities[0]] if modalities else []
+            cells.append(_mean_std([r["student_test_score"] for r in ok if r["student_modality"] == modality]))
+        teacher_values = [r["teacher_test_score"] for r in ok if r["student_modality"] == modalities[0]] if modalities else []
         cells += [_mean_std(teacher_values), str(len({r["seed"] for r in ok})), str(failed)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -139,7 +162,7 @@ def write_results(rows: list[dict], output_dir: str, methods: list[str]) -> None
     write_text(os.path.join(output_dir, "results.csv"), buffer.getvalue())
     failures = [r for r in rows if r["status"] == "failed"]
     text = summary_table(rows, methods)
-    text += "\nMean ± std over seeds of the test accuracy of each student's own head, at its best validation epoch.\n"
+    text += "\nMean ± std over seeds of the test score of each student's own head, at its best validation epoch (teacher: the seed's teacher of the other modality).\n"
     if failures:
         text += "\nFailed runs:\n" + "".join(f"- seed {r['seed']} {r['method']}: {r['error']} ({r['run_dir']}/error.txt)\n" for r in failures)
     write_text(os.path.join(output_dir, "results.md"), text)

@@ -27,7 +27,7 @@ def test_benchmark_shares_teacher_resumes_and_reports_failures(repo_root, tmp_pa
         return real_run(cfg, run_dir, **kwargs)
 
     monkeypatch.setattr(benchmark, "run_experiment", failing_for_feat)
-    rows = benchmark.run_benchmark(config, ["none", "kd", "feat"], [0], str(tmp_path), FAST, progress=lambda _: None)
+    rows = benchmark.run_benchmark(config, benchmark.method_variants(["none", "kd", "feat"]), [0], str(tmp_path), FAST, progress=lambda _: None)
     assert [(r["method"], r["status"]) for r in rows] == [("none", "ok"), ("kd", "ok"), ("feat", "failed")]
     assert "boom" in rows[2]["error"] and (tmp_path / "seed0" / "feat" / "error.txt").is_file()
 
@@ -35,7 +35,8 @@ def test_benchmark_shares_teacher_resumes_and_reports_failures(repo_root, tmp_pa
     kd_config = yaml.safe_load((tmp_path / "seed0" / "kd" / "config.yaml").read_text())
     assert kd_config["teacher"]["checkpoint"].endswith(os.path.join("teacher_pix", "best_pix.weights.h5"))
     assert not (tmp_path / "seed0" / "kd" / "checkpoints" / "teacher_pix").exists()
-    assert rows[0]["teacher_test_accuracy"] == pytest.approx(rows[1]["teacher_test_accuracy"])
+    assert rows[0]["teacher_test_score"] == pytest.approx(rows[1]["teacher_test_score"])
+    assert rows[0]["metric"] == "accuracy"
 
     with open(tmp_path / "results.csv") as handle:
         table = list(csv.DictReader(handle))
@@ -46,14 +47,21 @@ def test_benchmark_shares_teacher_resumes_and_reports_failures(repo_root, tmp_pa
     # Rerun: finished runs are skipped, the failed one is retried.
     calls = []
     monkeypatch.setattr(benchmark, "run_experiment", lambda cfg, run_dir, **kw: calls.append(cfg.distill.method) or real_run(cfg, run_dir, **kw))
-    rows = benchmark.run_benchmark(config, ["none", "kd", "feat"], [0], str(tmp_path), FAST, progress=lambda _: None)
+    rows = benchmark.run_benchmark(config, benchmark.method_variants(["none", "kd", "feat"]), [0], str(tmp_path), FAST, progress=lambda _: None)
     assert calls == ["feat"] and all(r["status"] == "ok" for r in rows)
 
 
 def test_summary_table_mean_and_std():
     rows = [
-        {"method": "none", "seed": s, "status": "ok", "student_modality": "fou", "student_test_accuracy": a, "teacher_test_accuracy": 0.9}
+        {"method": "none", "seed": s, "status": "ok", "metric": "accuracy", "student_modality": "fou", "student_test_score": a, "teacher_test_score": 0.9}
         for s, a in enumerate([0.80, 0.82, 0.84])
     ]
     table = benchmark.summary_table(rows, ["none"])
     assert "82.00 ± 2.00" in table and "90.00 ± 0.00" in table
+
+
+def test_ablation_variants_are_the_seven_table4_rows():
+    variants = benchmark.ablation_variants()
+    assert [name for name, _ in variants][0] == "baseline" and len(variants) == 7
+    assert all("distill.method=fdcmkd" in overrides for _, overrides in variants)
+    assert "distill.fdcmkd.log=true" in dict(variants)["full"]

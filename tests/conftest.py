@@ -27,3 +27,16 @@ from testing_utils import REPO_ROOT  # noqa: E402
 @pytest.fixture
 def repo_root():
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def mirrored_strategy():
+    """One `MirroredStrategy` over the 2 logical CPUs for the whole test session.
+
+    Every MirroredStrategy numbers its collective all-reduces from the same keys and
+    TensorFlow caches each key's shape for the process, so a second strategy over the
+    same devices replays keys with other shapes and aborts. Tests share this one.
+    """
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "tests/conftest.py should split the CPU into 2 logical devices"
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])

@@ -20,14 +20,6 @@ def _train(strategy, method: str, initial_weights, steps: int = 2):
     return weights_of(distiller.students[0]), weights_of(distiller.teachers[0]), distiller, logs
 
 
-@pytest.fixture(scope="module")
-def mirrored_strategy():
-    # One strategy for the module: collective instance keys of two strategies over
-    # the same CPU devices collide within one process.
-    devices = tf.config.list_logical_devices("CPU")
-    assert len(devices) >= 2, "conftest should split the CPU into 2 logical devices"
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
-
 
 @pytest.mark.parametrize("method", ["fdcmkd", "kd"])
 def test_two_replicas_match_one_device(method, mirrored_strategy):

@@ -24,26 +24,6 @@ def _train(strategy, method: str, initial_weights, steps: int = 2):
     return distiller, logs
 
 
-class _OwnKeysMirroredStrategy(tf.distribute.MirroredStrategy):
-    """A `MirroredStrategy` whose collective group keys start at 7001.
-
-    Every MirroredStrategy numbers its all-reduce collectives from the same group
-    and instance keys, and TensorFlow caches a collective's shape per key for the
-    whole process; so a second strategy over the same CPU devices (another test
-    module's) replays keys with other shapes and aborts. An offset group-key base
-    (the attribute TensorFlow reads for this) keeps this module's keys apart.
-    """
-
-    _collective_key_base = 7000
-
-
-@pytest.fixture(scope="module")
-def mirrored_strategy():
-    # One strategy for the module (two in one module would collide as well).
-    devices = tf.config.list_logical_devices("CPU")
-    assert len(devices) >= 2, "conftest should split the CPU into 2 logical devices"
-    return _OwnKeysMirroredStrategy([d.name for d in devices[:2]])
-
 
 @pytest.mark.parametrize("method", ["dkd", "dml"])
 def test_two_replicas_match_one_device(method, mirrored_strategy):

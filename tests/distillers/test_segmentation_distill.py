@@ -286,13 +286,3 @@ def test_two_replicas_match_one_device_for_segmentation(mirrored_strategy):
     assert set(single_logs) == set(mirrored_logs)
     for key, value in single_logs.items():
         assert mirrored_logs[key] == pytest.approx(value, abs=1e-5), key
-
-
-@pytest.fixture(scope="module")
-def mirrored_strategy():
-    # Reduction through one device instead of collective ops: collective instance
-    # keys of two strategies over the same CPUs collide within one test process
-    # (tests/distillers/test_distributed_equivalence.py holds the other one).
-    devices = tf.config.list_logical_devices("CPU")
-    assert len(devices) >= 2, "conftest should split the CPU into 2 logical devices"
-    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]], cross_device_ops=tf.distribute.ReductionToOneDevice())

@@ -239,7 +239,7 @@ class AudioFrontend(keras.layers.Layer):
             spectrogram = reference_spectrogram(waveform, self.sample_rate, self.target_length)
         else:
             spectrogram = vggsound_spectrogram(tile_to_length(waveform, self.target_length))
-        return spectrogram[..., None]  # (batch, F, T, 1)
+        return tf.expand_dims(spectrogram, -1)  # (batch, F, T, 1); a builtin TFLite op, unlike [..., None]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *spectrogram_shape(self.kind, self.target_length))

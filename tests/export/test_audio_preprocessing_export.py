@@ -58,11 +58,9 @@ def test_front_end_export_takes_raw_waveforms(audio_run):
 
     entry = report["formats"]["tflite"]
     assert json.loads((run_dir / "export" / "report.json").read_text())["with_preprocessing"] is True
-    if entry["select_tf_ops"]:
-        # The front end uses an op with no TFLite builtin; the file needs the Flex
-        # delegate, which the ai-edge-litert wheel does not ship, so it cannot be verified.
-        assert not entry["verified"] and "Flex" in " ".join(entry["ops"])
-        pytest.xfail(f"front end needs select-TF ops: {[op for op in entry['ops'] if op.startswith('Flex')]}")
+    # The whole front end lowers to TFLite builtins (no Flex ops, which the
+    # ai-edge-litert wheel could not run).
+    assert not entry["select_tf_ops"], entry["ops"]
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=str(run_dir / "export" / "student.tflite")).get_signature_runner("serving_default")

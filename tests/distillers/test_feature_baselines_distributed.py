@@ -30,18 +30,6 @@ def _train(strategy, method: str, initial_weights, steps: int = 2):
     return distiller, logs
 
 
-@pytest.fixture(scope="module")
-def mirrored_strategy():
-    # One strategy per module. Its reductions copy to one device instead of using
-    # collective ops: the collective instance keys of strategies made by other
-    # test modules on the same CPU devices would collide within one process.
-    devices = tf.config.list_logical_devices("CPU")
-    assert len(devices) >= 2, "conftest should split the CPU into 2 logical devices"
-    return tf.distribute.MirroredStrategy(
-        [d.name for d in devices[:2]], cross_device_ops=tf.distribute.ReductionToOneDevice()
-    )
-
-
 @pytest.mark.parametrize("method", ["pkd", "c2kd"])
 def test_two_replicas_match_one_device(method, mirrored_strategy):
     assert mirrored_strategy.num_replicas_in_sync == 2

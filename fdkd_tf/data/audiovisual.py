@@ -40,6 +40,7 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.audio import BadClipError, center_crop, check_wav, decode_wav, random_crop, tile_waveform
 from fdkd_tf.data.bundle import DatasetBundle
+from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.frames import load_frames
 from fdkd_tf.layers.audio_frontend import (
     REFERENCE_NUM_SAMPLES,
@@ -254,12 +255,6 @@ def audio_view(path, spec: AVDatasetSpec, num_samples: int, training: bool, seed
     return spectrogram
 
 
-def _options(deterministic: bool) -> tf.data.Options:
-    options = tf.data.Options()
-    options.deterministic = bool(deterministic)
-    return options
-
-
 def make_av_pipeline(
     root: str,
     clips: list[Clip],
@@ -323,7 +318,7 @@ def make_av_pipeline(
         dataset = dataset.ignore_errors(log_warning=True)  # a clip that passed the checks but fails to decode
     if batch:
         dataset = dataset.batch(data_cfg.batch_size).prefetch(tf.data.AUTOTUNE)
-    return dataset.with_options(_options(deterministic or not training))
+    return with_determinism(dataset, deterministic or not training)
 
 
 def check_modalities(data_cfg: DataConfig) -> dict:

@@ -43,6 +43,7 @@ import tensorflow as tf
 
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
+from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.images import decode_rgb, eval_transform, has_image_signature, train_transform
 from fdkd_tf.data.registry import register_dataset
 from fdkd_tf.data.text import encode_texts, load_tokenizer
@@ -447,11 +448,6 @@ def _augmentation_seeds(seed: int) -> tf.data.Dataset:
     return values.batch(4, drop_remainder=True).map(lambda batch: tf.reshape(batch, (2, 2)))
 
 
-def _with_options(dataset: tf.data.Dataset, deterministic: bool) -> tf.data.Dataset:
-    options = tf.data.Options()
-    options.deterministic = bool(deterministic)
-    return dataset.with_options(options)
-
 
 def make_pipeline(
     root: str,
@@ -509,7 +505,7 @@ def make_pipeline(
     if batch_size is not None:
         dataset = dataset.batch(batch_size)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    return _with_options(dataset, deterministic)
+    return with_determinism(dataset, deterministic)
 
 
 def check_modality(key: str, view: str) -> None:

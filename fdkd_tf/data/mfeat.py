@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
+from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.registry import register_dataset
 from fdkd_tf.data.splits import stratified_split
 
@@ -193,13 +194,6 @@ def shuffle_seed(seed: int) -> int:
     return int(seed) % (2**31 - 1)
 
 
-def _with_options(dataset: tf.data.Dataset, deterministic: bool) -> tf.data.Dataset:
-    if not deterministic:
-        return dataset
-    options = tf.data.Options()
-    options.deterministic = True
-    return dataset.with_options(options)
-
 
 def make_pipeline(
     inputs: dict[str, np.ndarray],
@@ -229,7 +223,7 @@ def make_pipeline(
             shuffle_buffer, seed=shuffle_seed_value, reshuffle_each_iteration=True
         )
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    return _with_options(dataset, deterministic)
+    return with_determinism(dataset, deterministic)
 
 
 @register_dataset("mfeat")
@@ -284,7 +278,7 @@ def build_mfeat(data_cfg: DataConfig, seed: int, deterministic: bool = False) ->
             shuffle_buffer=data_cfg.shuffle_buffer,
             deterministic=deterministic,
         )
-        ordered[split] = _with_options(
+        ordered[split] = with_determinism(
             tf.data.Dataset.from_tensor_slices((split_inputs, split_labels)), deterministic
         )
 

@@ -54,6 +54,7 @@ import tensorflow as tf
 
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
+from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.images import normalize_imagenet
 from fdkd_tf.data.registry import register_dataset
 from fdkd_tf.training.run_directory import atomic_path, write_json, write_text
@@ -596,13 +597,6 @@ def random_scale_crop_flip(rgb, depth, label, size: int, seed):
     return tuple(views)
 
 
-def _with_options(dataset: tf.data.Dataset, deterministic: bool) -> tf.data.Dataset:
-    if not deterministic:
-        return dataset
-    options = tf.data.Options()
-    options.deterministic = True
-    return dataset.with_options(options)
-
 
 def make_pipeline(
     root: str,
@@ -664,7 +658,7 @@ def make_pipeline(
     dataset = dataset.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
     if batch:
         dataset = dataset.batch(data_cfg.batch_size).prefetch(tf.data.AUTOTUNE)
-    return _with_options(dataset, deterministic)
+    return with_determinism(dataset, deterministic)
 
 
 def carve_validation(train: list[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:

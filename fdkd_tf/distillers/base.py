@@ -185,6 +185,16 @@ class Distiller(keras.Model):
         """Whether ``direction``'s student predicts per pixel (segmentation)."""
         return len(direction.student.output["logits"].shape) > 2
 
+    def require_sample_logits(self, direction: Direction, method: str, why: str) -> None:
+        """Refuses a segmentation ``direction`` for a method defined on one class
+        prediction per sample (logit methods); ``why`` says what the method needs."""
+        if self.is_dense(direction):
+            raise ValueError(
+                f"distill.method '{method}' needs (batch, classes) logits, but student "
+                f"{direction.student.name!r} predicts per pixel; {why}. "
+                "Choose a feature method (feat, fdcmkd) for dense tasks"
+            )
+
     def task_metric(self, direction: Direction) -> str:
         """``miou`` (mean IoU) for a segmentation direction, ``acc`` otherwise."""
         return "miou" if self.is_dense(direction) else "acc"

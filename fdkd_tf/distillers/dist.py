@@ -21,13 +21,7 @@ class RelationDistillation(Distiller):
 
     def build_modules(self, direction):
         """No layers; checks that ``direction`` classifies whole samples."""
-        if len(direction.student.output["logits"].shape) != 2:
-            raise ValueError(
-                "distill.method 'dist' needs (batch, classes) logits, but student "
-                f"{direction.student.name!r} predicts per pixel; "
-                "DIST relates class-probability vectors of whole samples. "
-                "Choose a feature method (feat, fdcmkd) for dense tasks"
-            )
+        self.require_sample_logits(direction, "dist", "DIST relates class-probability vectors of whole samples")
         return {}
 
     def term_names(self):

@@ -62,13 +62,7 @@ class DecoupledDistillation(Distiller):
 
     def build_modules(self, direction):
         """No layers; checks that ``direction`` classifies whole samples."""
-        if len(direction.student.output["logits"].shape) != 2:
-            raise ValueError(
-                "distill.method 'dkd' needs (batch, classes) logits, but student "
-                f"{direction.student.name!r} predicts per pixel; "
-                "DKD splits each sample's class probabilities at its one label. "
-                "Choose a feature method (feat, fdcmkd) for dense tasks"
-            )
+        self.require_sample_logits(direction, "dkd", "DKD splits each sample's class probabilities at its one label")
         return {}
 
     def term_names(self):

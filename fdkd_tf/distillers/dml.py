@@ -43,13 +43,7 @@ class MutualLearning(Distiller):
 
     def build_modules(self, direction):
         """No layers; checks that ``direction`` classifies whole samples."""
-        if len(direction.student.output["logits"].shape) != 2:
-            raise ValueError(
-                "distill.method 'dml' needs (batch, classes) logits, but student "
-                f"{direction.student.name!r} predicts per pixel; "
-                "DML is implemented for one class prediction per sample. "
-                "Choose a feature method (feat, fdcmkd) for dense tasks"
-            )
+        self.require_sample_logits(direction, "dml", "DML is implemented for one class prediction per sample")
         return {}
 
     def term_names(self):

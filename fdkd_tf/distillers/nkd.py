@@ -21,13 +21,7 @@ class NormalizedDistillation(Distiller):
 
     def build_modules(self, direction):
         """No layers; checks that ``direction`` classifies whole samples."""
-        if len(direction.student.output["logits"].shape) != 2:
-            raise ValueError(
-                "distill.method 'nkd' needs (batch, classes) logits, but student "
-                f"{direction.student.name!r} predicts per pixel; "
-                "NKD splits each sample's class probabilities at its one label. "
-                "Choose a feature method (feat, fdcmkd) for dense tasks"
-            )
+        self.require_sample_logits(direction, "nkd", "NKD splits each sample's class probabilities at its one label")
         return {}
 
     def term_names(self):

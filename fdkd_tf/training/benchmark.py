@@ -135,19 +135,25 @@ def _mean_std(values: list[float]) -> str:
 
 
 def summary_table(rows: list[dict], methods: list[str]) -> str:
-    """Markdown table: per method and student modality, test score mean ± std (%)."""
-    modalities = sorted({r["student_modality"] for r in rows if r["status"] == "ok"})
-    metric = next((r["metric"] for r in rows if r["status"] == "ok"), "accuracy")
-    header = ["method"] + [f"{m} student (test {metric} %)" for m in modalities] + [f"teacher (test {metric} %)", "runs", "failed"]
+    """Markdown table: per method, each student modality's test score mean ± std (%)
+    beside that of the teacher it learned from."""
+    ok_rows = [r for r in rows if r["status"] == "ok"]
+    modalities = sorted({r["student_modality"] for r in ok_rows})
+    teachers = {m: next(r["teacher_modality"] for r in ok_rows if r["student_modality"] == m) for m in modalities}
+    metric = next((r["metric"] for r in ok_rows), "accuracy")
+    header = ["method"]
+    for modality in modalities:
+        header += [f"{modality} student (test {metric} %)", f"its teacher: {teachers[modality]}"]
+    header += ["runs", "failed"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method in methods:
-        ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
+        ok = [r for r in ok_rows if r["method"] == method]
         failed = len({r["seed"] for r in rows if r["method"] == method and r["status"] == "failed"})
         cells = [method]
         for modality in modalities:
-            cells.append(_mean_std([r["student_test_score"] for r in ok if r["student_modality"] == modality]))
-        teacher_values = [r["teacher_test_score"] for r in ok if r["student_modality"] == modalities[0]] if modalities else []
-        cells += [_mean_std(teacher_values), str(len({r["seed"] for r in ok})), str(failed)]
+            mine = [r for r in ok if r["student_modality"] == modality]
+            cells += [_mean_std([r["student_test_score"] for r in mine]), _mean_std([r["teacher_test_score"] for r in mine])]
+        cells += [str(len({r["seed"] for r in ok})), str(failed)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -162,7 +168,7 @@ def write_results(rows: list[dict], output_dir: str, methods: list[str]) -> None
     write_text(os.path.join(output_dir, "results.csv"), buffer.getvalue())
     failures = [r for r in rows if r["status"] == "failed"]
     text = summary_table(rows, methods)
-    text += "\nMean ± std over seeds of the test score of each student's own head, at its best validation epoch (teacher: the seed's teacher of the other modality).\n"
+    text += "\nMean ± std over seeds of the test score of each student's own head, at its best validation epoch; beside it, the stage-1 teacher of the other modality it learned from.\n"
     if failures:
         text += "\nFailed runs:\n" + "".join(f"- seed {r['seed']} {r['method']}: {r['error']} ({r['run_dir']}/error.txt)\n" for r in failures)
     write_text(os.path.join(output_dir, "results.md"), text)

@@ -53,7 +53,7 @@ def test_benchmark_shares_teacher_resumes_and_reports_failures(repo_root, tmp_pa
 
 def test_summary_table_mean_and_std():
     rows = [
-        {"method": "none", "seed": s, "status": "ok", "metric": "accuracy", "student_modality": "fou", "student_test_score": a, "teacher_test_score": 0.9}
+        {"method": "none", "seed": s, "status": "ok", "metric": "accuracy", "student_modality": "fou", "teacher_modality": "pix", "student_test_score": a, "teacher_test_score": 0.9}
         for s, a in enumerate([0.80, 0.82, 0.84])
     ]
     table = benchmark.summary_table(rows, ["none"])

@@ -22,6 +22,18 @@ NEAR_ZERO = 0.1
 BANDS = ("raw", "low", "high")
 
 
+
+def _paired(features_a, features_b, dtype, what: str):
+    """Both arrays as ``dtype``; refuses anything but two equal ``(batch, dim)`` shapes."""
+    features_a = np.asarray(features_a, dtype)
+    features_b = np.asarray(features_b, dtype)
+    if features_a.shape != features_b.shape or features_a.ndim != 2:
+        raise ValueError(
+            f"{what} needs two (batch, dim) feature arrays of the same shape, got "
+            f"{features_a.shape} and {features_b.shape}"
+        )
+    return features_a, features_b
+
 def cosine_similarity(features_a, features_b) -> np.ndarray:
     """Per-sample cosine similarity of two feature batches of equal shape.
 
@@ -36,13 +48,7 @@ def cosine_similarity(features_a, features_b) -> np.ndarray:
         >>> cosine_similarity([[1.0, 0.0]], [[1.0, 1.0]]).round(4).tolist()
         [0.7071]
     """
-    features_a = np.asarray(features_a, np.float64)
-    features_b = np.asarray(features_b, np.float64)
-    if features_a.shape != features_b.shape or features_a.ndim != 2:
-        raise ValueError(
-            f"cosine similarity needs two (batch, dim) arrays of the same shape, got "
-            f"{features_a.shape} and {features_b.shape}"
-        )
+    features_a, features_b = _paired(features_a, features_b, np.float64, "cosine similarity")
     dot = np.sum(features_a * features_b, axis=1)
     norms = np.linalg.norm(features_a, axis=1) * np.linalg.norm(features_b, axis=1)
     return np.where(norms > NORM_EPSILON**2, dot / np.maximum(norms, NORM_EPSILON**2), 0.0)
@@ -65,13 +71,7 @@ def per_bin_similarity(features_a, features_b) -> np.ndarray:
         float64 ``(dim // 2 + 1,)``: the similarity per bin, averaged over samples
         (bins where a sample has no energy count 0 for that sample).
     """
-    features_a = np.asarray(features_a, np.float64)
-    features_b = np.asarray(features_b, np.float64)
-    if features_a.shape != features_b.shape or features_a.ndim != 2:
-        raise ValueError(
-            f"per-bin similarity needs two (batch, dim) arrays of the same shape, got "
-            f"{features_a.shape} and {features_b.shape}"
-        )
+    features_a, features_b = _paired(features_a, features_b, np.float64, "per-bin similarity")
     spectrum_a = np.fft.rfft(features_a, axis=1)  # (batch, dim // 2 + 1)
     spectrum_b = np.fft.rfft(features_b, axis=1)
     magnitudes = np.abs(spectrum_a) * np.abs(spectrum_b)
@@ -117,13 +117,7 @@ def band_similarity(features_a, features_b, cutoff: float = 0.5, dc_in_low: bool
         >>> band_similarity(x, x)["similarity"]["low"]["mean"]
         1.0
     """
-    features_a = np.asarray(features_a, np.float32)
-    features_b = np.asarray(features_b, np.float32)
-    if features_a.shape != features_b.shape or features_a.ndim != 2:
-        raise ValueError(
-            f"band similarity needs two (batch, dim) feature arrays of the same shape, got "
-            f"{features_a.shape} and {features_b.shape}"
-        )
+    features_a, features_b = _paired(features_a, features_b, np.float32, "band similarity")
     low_a, high_a = (np.asarray(band) for band in decouple(features_a, cutoff, dc_in_low))
     low_b, high_b = (np.asarray(band) for band in decouple(features_b, cutoff, dc_in_low))
     similarity = {

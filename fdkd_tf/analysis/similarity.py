@@ -22,7 +22,6 @@ NEAR_ZERO = 0.1
 BANDS = ("raw", "low", "high")
 
 
-
 def _paired(features_a, features_b, dtype, what: str):
     """Both arrays as ``dtype``; refuses anything but two equal ``(batch, dim)`` shapes."""
     features_a = np.asarray(features_a, dtype)

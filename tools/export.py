@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fdkd_tf.export.converters import FORMATS  # noqa: E402
+from fdkd_tf.export.converters import DEFAULT_INT8_SCALES, FORMATS, INT8_SCALES  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     parser.add_argument("--representative-samples", type=int, default=200, help="training-split inputs that calibrate int8 (default 200)")
     parser.add_argument("--representative-waveforms", default=None, metavar="FILE.npy", help="raw training waveforms (n, samples) to calibrate int8 with --with-preprocessing")
     parser.add_argument("--waveform-samples", type=int, default=None, help="waveform length of the signature with --with-preprocessing (default: the front end's length)")
-    parser.add_argument("--int8-per-tensor", action="store_true", help="one int8 scale per weight tensor instead of per output channel (smaller files for small dense students)")
+    parser.add_argument("--int8-scales", default=DEFAULT_INT8_SCALES, metavar="MODE", help=f"int8 weight scales, one of {', '.join(INT8_SCALES)} (default {DEFAULT_INT8_SCALES}: per output channel for convolutions, per tensor for dense layers)")
+    parser.add_argument("--output-dir", default=None, help="export directory (default: RUN_DIR/export)")
     parser.add_argument("--latency-samples", type=int, default=50, help="timed single-sample calls per format (default 50)")
     args = parser.parse_args(argv)
 
@@ -49,13 +50,15 @@ def main(argv=None) -> int:
             waveform_samples=args.waveform_samples,
             representative_waveforms=waveforms,
             latency_samples=args.latency_samples,
-            int8_per_channel=not args.int8_per_tensor,
+            int8_scales=args.int8_scales,
+            output_dir=args.output_dir,
         )
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(report))
-    print(f"report: {os.path.join(os.path.abspath(args.run_dir), 'export', 'report.json')}")
+    export_dir = args.output_dir or os.path.join(args.run_dir, "export")
+    print(f"report: {os.path.join(os.path.abspath(export_dir), 'report.json')}")
     return 0
 
 

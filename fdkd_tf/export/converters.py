@@ -11,7 +11,10 @@ weights and activations are stored:
   float32 (a quantize op after the input, a dequantize op before the outputs), so
   apps feed the same tensors to every format. Ops without an int8 kernel (an FFT
   front end, for example) fall back to float32 kernels; the verification report
-  lists them under ``float_ops``.
+  lists them under ``float_ops``. Weight scales are per output channel for
+  convolutions, whose channels differ in range once BatchNorm is folded in, and per
+  tensor for dense layers by default (`INT8_SCALES`): a small dense student's file is
+  then about a seventh smaller with the same predictions (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ from fdkd_tf.export.inference_model import SERVING_SIGNATURE
 
 TFLITE_FORMATS = ("tflite", "tflite_fp16", "tflite_int8")
 FORMATS = ("saved_model",) + TFLITE_FORMATS
+#: int8 weight-scale modes: convs per channel + dense per tensor, all per channel, all per tensor
+INT8_SCALES = ("dense_per_tensor", "per_channel", "per_tensor")
+DEFAULT_INT8_SCALES = INT8_SCALES[0]
+
+
+def check_int8_scales(int8_scales: str) -> None:
+    """Raises ValueError naming the choices if ``int8_scales`` is not in `INT8_SCALES`."""
+    if int8_scales not in INT8_SCALES:
+        raise ValueError(f"unknown int8 weight-scale mode {int8_scales!r}; choose one of {', '.join(INT8_SCALES)}")
 
 
 def save_saved_model(model: keras.Model, path: str, input_name: str) -> None:
@@ -73,7 +85,7 @@ def convert_tflite(
     fmt: str,
     representative: Optional[np.ndarray] = None,
     allow_select_tf_ops: bool = False,
-    per_channel: bool = True,
+    int8_scales: str = DEFAULT_INT8_SCALES,
 ) -> bytes:
     """Converts the ``serving_default`` signature of a SavedModel to TFLite.
 
@@ -83,16 +95,20 @@ def convert_tflite(
         representative: calibration inputs (required for ``tflite_int8``).
         allow_select_tf_ops: also allow TensorFlow kernels (``SELECT_TF_OPS``) for
             ops with no TFLite builtin; the app then needs the Flex delegate.
-        per_channel: int8 weights with one scale per output channel (the
-            converter's default) or, if False, one scale per tensor: smaller
-            files for small dense models, at some risk to accuracy for convs.
+        int8_scales: how int8 weights are scaled, one of `INT8_SCALES`:
+            ``dense_per_tensor`` (default) one scale per output channel for
+            convolutions and one per tensor for dense layers; ``per_channel``
+            one per output channel everywhere (the converter's own default);
+            ``per_tensor`` one per tensor everywhere.
 
     Returns:
         The flatbuffer bytes.
 
     Raises:
-        ValueError: for an unknown format or int8 without calibration inputs.
+        ValueError: for an unknown format or int8 scale mode, or int8 without
+            calibration inputs.
     """
+    check_int8_scales(int8_scales)
     if fmt not in TFLITE_FORMATS:
         raise ValueError(f"unknown TFLite format {fmt!r}; choose one of {', '.join(TFLITE_FORMATS)}")
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SERVING_SIGNATURE])
@@ -109,8 +125,11 @@ def convert_tflite(
         builtins = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
-        if not per_channel:
-            converter._experimental_disable_per_channel = True  # noqa: SLF001 - the converter's only switch
+        # The converter's only switches for the scale granularity are these two.
+        if int8_scales == "per_tensor":
+            converter._experimental_disable_per_channel = True  # noqa: SLF001
+        elif int8_scales == "dense_per_tensor":
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True  # noqa: SLF001
     if allow_select_tf_ops:
         builtins = builtins + [tf.lite.OpsSet.SELECT_TF_OPS]
     converter.target_spec.supported_ops = builtins

@@ -29,7 +29,7 @@ import tensorflow as tf
 import yaml
 
 from fdkd_tf.config import ConfigError, config_from_dict
-from fdkd_tf.export.converters import FORMATS, convert_tflite, save_saved_model
+from fdkd_tf.export.converters import DEFAULT_INT8_SCALES, FORMATS, check_int8_scales, convert_tflite, save_saved_model
 from fdkd_tf.export.inference_model import INPUT_NAME, SERVING_SIGNATURE, WAVEFORM_INPUT_NAME, build_inference_model
 from fdkd_tf.export.litert_runner import LiteRTModel, mean_latency_ms
 from fdkd_tf.training.run_directory import RunDirectory, write_json
@@ -81,15 +81,23 @@ def _accuracy(logits: np.ndarray, labels: Optional[np.ndarray]) -> Optional[floa
     return float(np.mean(np.argmax(logits, axis=-1) == labels))
 
 
-def _convert_with_fallback(saved_model_dir: str, fmt: str, representative, per_channel: bool) -> tuple[bytes, bool]:
+def _convert_with_fallback(saved_model_dir: str, fmt: str, representative, int8_scales: str) -> tuple[bytes, bool]:
     """TFLite builtins first; select-TF ops only when a builtin is missing."""
     try:
-        return convert_tflite(saved_model_dir, fmt, representative, per_channel=per_channel), False
+        return convert_tflite(saved_model_dir, fmt, representative, int8_scales=int8_scales), False
     except Exception as error:  # noqa: BLE001 - the converter raises several types
         message = str(error)
         if "select" not in message.lower() and "not supported" not in message.lower() and "flex" not in message.lower():
             raise
-    return convert_tflite(saved_model_dir, fmt, representative, allow_select_tf_ops=True, per_channel=per_channel), True
+    return convert_tflite(saved_model_dir, fmt, representative, allow_select_tf_ops=True, int8_scales=int8_scales), True
+
+
+def _check_scales(int8_scales: str) -> None:
+    """`check_int8_scales`, raising `ExportError` (the CLI's one-line error)."""
+    try:
+        check_int8_scales(int8_scales)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
 
 
 def _place(staged: str, final: str) -> None:
@@ -116,7 +124,7 @@ def export_model(
     held_out_batch: int = 64,
     latency_samples: int = 50,
     extra_report: Optional[dict] = None,
-    int8_per_channel: bool = True,
+    int8_scales: str = DEFAULT_INT8_SCALES,
     verbose: bool = True,
 ) -> dict:
     """Exports an inference model in ``formats`` and verifies each file.
@@ -132,7 +140,7 @@ def export_model(
         held_out_batch: size of the parity batch.
         latency_samples: timed single-sample calls per format.
         extra_report: entries merged into the report (run, data, notes).
-        int8_per_channel: per-channel (default) or per-tensor int8 weight scales.
+        int8_scales: int8 weight-scale mode, one of `INT8_SCALES`.
         verbose: print progress.
 
     Returns:
@@ -142,6 +150,7 @@ def export_model(
         ExportError: an unknown format, or int8 without calibration inputs.
     """
     formats = parse_formats(formats)
+    _check_scales(int8_scales)
     if "tflite_int8" in formats and (representative is None or len(representative) == 0):
         raise ExportError(
             "tflite_int8 needs a representative dataset (inputs from the training split) to "
@@ -176,7 +185,7 @@ def export_model(
             "test_accuracy": _accuracy(keras_logits, test_labels),
             "latency_ms": mean_latency_ms(keras_predict, test_inputs, latency_samples),
         },
-        "int8_weight_scales": "per_channel" if int8_per_channel else "per_tensor",
+        "int8_weight_scales": int8_scales,
         "formats": {},
     }
     report.update(extra_report or {})
@@ -193,7 +202,7 @@ def export_model(
                 loaded = tf.saved_model.load(saved_model_dir).signatures[SERVING_SIGNATURE]
                 call = lambda x, fn=loaded: fn(**{input_name: tf.constant(x)})["logits"].numpy()  # noqa: E731
             else:
-                content, entry["select_tf_ops"] = _convert_with_fallback(saved_model_dir, fmt, representative, int8_per_channel)
+                content, entry["select_tf_ops"] = _convert_with_fallback(saved_model_dir, fmt, representative, int8_scales)
                 with open(path, "wb") as handle:
                     handle.write(content)
                 runner = LiteRTModel(path)
@@ -347,7 +356,8 @@ def export_run(
     representative_waveforms: Optional[np.ndarray] = None,
     frontend: Optional[keras.layers.Layer] = None,
     latency_samples: int = 50,
-    int8_per_channel: bool = True,
+    int8_scales: str = DEFAULT_INT8_SCALES,
+    output_dir: Optional[str] = None,
     verbose: bool = True,
 ) -> dict:
     """Exports the student of a finished run into ``run_dir/export/`` and verifies it.
@@ -364,11 +374,13 @@ def export_run(
             calibrate an int8 export that includes the front end.
         frontend: a front-end layer to use instead of ``AudioFrontend`` (tests).
         latency_samples: timed single-sample calls per format.
-        int8_per_channel: per-channel (default) or per-tensor int8 weight scales.
+        int8_scales: int8 weight-scale mode, one of `INT8_SCALES`.
+        output_dir: where the files and ``report.json`` go instead of
+            ``run_dir/export/`` (to keep exports with other settings side by side).
         verbose: print progress.
 
     Returns:
-        The report written to ``run_dir/export/report.json``.
+        The report written to ``report.json`` in the export directory.
 
     Raises:
         ExportError: a run without a trained student, an unknown format, int8
@@ -376,6 +388,7 @@ def export_run(
             student; raised before anything is written.
     """
     formats = parse_formats(formats)
+    _check_scales(int8_scales)
     if representative_samples < 1 and "tflite_int8" in formats:
         raise ExportError(f"tflite_int8 needs representative_samples >= 1, got {representative_samples}")
     run, config, student = _load_run(run_dir)
@@ -437,14 +450,14 @@ def export_run(
         extra.update(verification_inputs="the run's test split", representative_split="train")
     return export_model(
         model,
-        run.path("export"),
+        output_dir or run.path("export"),
         formats,
         test_inputs,
         test_labels,
         representative,
         latency_samples=latency_samples,
         extra_report=extra,
-        int8_per_channel=int8_per_channel,
+        int8_scales=int8_scales,
         verbose=verbose,
     )
 

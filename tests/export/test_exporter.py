@@ -114,6 +114,25 @@ def test_int8_is_calibrated_on_the_training_split(trained_run, monkeypatch):
     monkeypatch.setattr(exporter, "export_model", original)
 
 
+def test_output_dir_keeps_an_export_with_other_scales_beside_the_default(trained_run, tmp_path):
+    run_dir, config, report = trained_run
+    assert report["int8_weight_scales"] == "dense_per_tensor"
+    before = _snapshot(run_dir / "export")
+    target = tmp_path / "int8-per_channel"
+    other = export_run(str(run_dir), "tflite_int8", int8_scales="per_channel", output_dir=str(target), latency_samples=2, verbose=False)
+    assert _snapshot(run_dir / "export") == before
+    assert sorted(os.listdir(target)) == ["report.json", "student_int8.tflite"]
+    assert json.loads((target / "report.json").read_text())["int8_weight_scales"] == "per_channel"
+    # Per-channel scales on the MLP's dense layers cost bytes and buy nothing here.
+    default_bytes = report["formats"]["tflite_int8"]["bytes"]
+    assert other["formats"]["tflite_int8"]["bytes"] > default_bytes
+    _, inputs, _ = _test_split(config)
+    runner = Interpreter(model_path=str(target / "student_int8.tflite")).get_signature_runner("serving_default")
+    int8_classes = runner(inputs=inputs)["logits"].argmax(-1)
+    keras_classes = keras.saving.load_model(run_dir / "student.keras")(inputs)["logits"].numpy().argmax(-1)
+    assert other["formats"]["tflite_int8"]["agreement"] == pytest.approx(float(np.mean(int8_classes == keras_classes)))
+
+
 def _snapshot(directory):
     return {name: os.path.getmtime(os.path.join(directory, name)) for name in os.listdir(directory)}
 
@@ -127,6 +146,8 @@ def test_bad_input_raises_one_clear_error_and_writes_nothing(trained_run, tmp_pa
         export_run(str(run_dir), "tflite_int8", representative_samples=0, verbose=False)
     with pytest.raises(ExportError, match="audio front end"):
         export_run(str(run_dir), "tflite", with_preprocessing=True, verbose=False)
+    with pytest.raises(ExportError, match="unknown int8 weight-scale mode 'per_row'"):
+        export_run(str(run_dir), "tflite_int8", int8_scales="per_row", verbose=False)
     assert _snapshot(run_dir / "export") == before
 
     untrained = tmp_path / "untrained"

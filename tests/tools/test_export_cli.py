@@ -30,6 +30,10 @@ def test_export_cli_prints_the_table_and_writes_the_report(repo_root, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("error: unknown export format 'coreml'")
     assert not (tmp_path / "export").exists()
+    bad = _run(repo_root, "--run-dir", str(tmp_path), "--int8-scales", "per_row")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith("error: unknown int8 weight-scale mode 'per_row'")
+    assert not (tmp_path / "export").exists()
 
     result = _run(repo_root, "--run-dir", str(tmp_path), "--formats", "tflite,tflite_int8", "--latency-samples", "2")
     assert result.returncode == 0, result.stderr[-3000:]

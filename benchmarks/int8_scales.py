@@ -6,7 +6,7 @@ Exports every run directory given (fp32 once, then int8 in each mode of
 and writes one row per run and mode to ``--output`` (CSV) plus a summary table:
 int8 file size as a share of fp32, and test accuracy against the Keras model's.
 
-    python tools/benchmark.py --config configs/mfeat.yaml --methods none,kd,feat,fdcmkd --seeds 0,1,2 --output-dir runs/mfeat-benchmark
+    python tools/benchmark.py --config configs/mfeat.yaml --methods none,kd,feat,fdcmkd --seeds 3 --output runs/mfeat-benchmark
     python benchmarks/int8_scales.py runs/mfeat-benchmark/seed*/* --output docs/results/int8_scales_mfeat.csv
 """
 

@@ -4,8 +4,8 @@
 everything it needs *before* any work (a trained student, known formats, data for
 int8 calibration), writes each format into a staging directory, verifies it, and
 only then moves the files into ``DIR/export/``; a failure leaves an earlier export
-untouched. `export_model` is the same pipeline for any inference model (used for the
-ResNet-18 audio student measured in docs/deployment.md).
+untouched. `export_model` is the same pipeline for any inference model and any
+output directory.
 
 Verification (``report.json`` and `format_report`): for each format, the largest
 absolute difference from the Keras logits on a held-out batch of the test split,

@@ -19,11 +19,14 @@ weights and activations are stored:
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+import re
+from typing import Callable, Optional, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+from tensorflow.lite.python import convert as tflite_convert
 
 from fdkd_tf.export.inference_model import SERVING_SIGNATURE
 
@@ -86,6 +89,7 @@ def convert_tflite(
     representative: Optional[np.ndarray] = None,
     allow_select_tf_ops: bool = False,
     int8_scales: str = DEFAULT_INT8_SCALES,
+    float_layers: Sequence[str] = (),
 ) -> bytes:
     """Converts the ``serving_default`` signature of a SavedModel to TFLite.
 
@@ -100,13 +104,17 @@ def convert_tflite(
             convolutions and one per tensor for dense layers; ``per_channel``
             one per output channel everywhere (the converter's own default);
             ``per_tensor`` one per tensor everywhere.
+        float_layers: names of Keras layers whose ops stay float32 in an int8
+            file, e.g. the audio front end: quantizing a waveform to 8 bits and a
+            magnitude spectrum that spans 1e-7..1e2 before its log would destroy
+            quiet sounds (docs/deployment.md measures it).
 
     Returns:
         The flatbuffer bytes.
 
     Raises:
-        ValueError: for an unknown format or int8 scale mode, or int8 without
-            calibration inputs.
+        ValueError: for an unknown format or int8 scale mode, int8 without
+            calibration inputs, or a float layer with no op in the graph.
     """
     check_int8_scales(int8_scales)
     if fmt not in TFLITE_FORMATS:
@@ -133,4 +141,39 @@ def convert_tflite(
     if allow_select_tf_ops:
         builtins = builtins + [tf.lite.OpsSet.SELECT_TF_OPS]
     converter.target_spec.supported_ops = builtins
-    return converter.convert()
+    if fmt != "tflite_int8" or not float_layers:
+        return converter.convert()
+    # Selective quantization, as tf.lite.experimental.QuantizationDebugger does it:
+    # calibrate the float graph, then quantize all but the denied ops' outputs.
+    converter._experimental_calibrate_only = True  # noqa: SLF001
+    calibrated = converter.convert()
+    return tflite_convert.mlir_quantize(
+        calibrated,
+        disable_per_channel=int8_scales == "per_tensor",
+        disable_per_channel_for_dense_layers=int8_scales == "dense_per_tensor",
+        fully_quantize=False,  # float32 input and outputs, as without float layers
+        denylisted_nodes=layer_op_outputs(calibrated, float_layers),
+    )
+
+
+def layer_op_outputs(content: bytes, layer_names: Sequence[str]) -> list[str]:
+    """Output tensor names of the ops that Keras layers ``layer_names`` lowered to.
+
+    TFLite names a tensor after the TensorFlow op path, which holds the layer's
+    name as one component (with a ``_<n>`` suffix when traced more than once),
+    e.g. ``student_audio_inference_1/audio_frontend_1/Log``.
+
+    Raises:
+        ValueError: naming a layer none of whose ops is in the graph.
+    """
+    interpreter = Interpreter(model_content=content)
+    names = {detail["index"]: detail["name"] for detail in interpreter.get_tensor_details()}
+    outputs = [names[index] for op in interpreter._get_ops_details() for index in op["outputs"] if index >= 0]  # noqa: SLF001
+    selected = []
+    for layer in layer_names:
+        pattern = re.compile(rf"(^|/){re.escape(layer)}(_\d+)?/")
+        found = [name for name in outputs if pattern.search(name)]
+        if not found:
+            raise ValueError(f"no op of layer {layer!r} in the converted graph; float_layers must name layers of the exported model")
+        selected.extend(found)
+    return sorted(set(selected))

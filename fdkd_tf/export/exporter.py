@@ -81,15 +81,16 @@ def _accuracy(logits: np.ndarray, labels: Optional[np.ndarray]) -> Optional[floa
     return float(np.mean(np.argmax(logits, axis=-1) == labels))
 
 
-def _convert_with_fallback(saved_model_dir: str, fmt: str, representative, int8_scales: str) -> tuple[bytes, bool]:
+def _convert_with_fallback(saved_model_dir: str, fmt: str, representative, int8_scales: str, float_layers: Sequence[str]) -> tuple[bytes, bool]:
     """TFLite builtins first; select-TF ops only when a builtin is missing."""
+    options = {"int8_scales": int8_scales, "float_layers": float_layers}
     try:
-        return convert_tflite(saved_model_dir, fmt, representative, int8_scales=int8_scales), False
+        return convert_tflite(saved_model_dir, fmt, representative, **options), False
     except Exception as error:  # noqa: BLE001 - the converter raises several types
         message = str(error)
         if "select" not in message.lower() and "not supported" not in message.lower() and "flex" not in message.lower():
             raise
-    return convert_tflite(saved_model_dir, fmt, representative, allow_select_tf_ops=True, int8_scales=int8_scales), True
+    return convert_tflite(saved_model_dir, fmt, representative, allow_select_tf_ops=True, **options), True
 
 
 def _check_scales(int8_scales: str) -> None:
@@ -125,6 +126,7 @@ def export_model(
     latency_samples: int = 50,
     extra_report: Optional[dict] = None,
     int8_scales: str = DEFAULT_INT8_SCALES,
+    float_layers: Sequence[str] = (),
     verbose: bool = True,
 ) -> dict:
     """Exports an inference model in ``formats`` and verifies each file.
@@ -141,6 +143,8 @@ def export_model(
         latency_samples: timed single-sample calls per format.
         extra_report: entries merged into the report (run, data, notes).
         int8_scales: int8 weight-scale mode, one of `INT8_SCALES`.
+        float_layers: layers of ``model`` that stay float32 in the int8 file
+            (the audio front end).
         verbose: print progress.
 
     Returns:
@@ -186,6 +190,7 @@ def export_model(
             "latency_ms": mean_latency_ms(keras_predict, test_inputs, latency_samples),
         },
         "int8_weight_scales": int8_scales,
+        "int8_float_layers": list(float_layers),
         "formats": {},
     }
     report.update(extra_report or {})
@@ -202,7 +207,7 @@ def export_model(
                 loaded = tf.saved_model.load(saved_model_dir).signatures[SERVING_SIGNATURE]
                 call = lambda x, fn=loaded: fn(**{input_name: tf.constant(x)})["logits"].numpy()  # noqa: E731
             else:
-                content, entry["select_tf_ops"] = _convert_with_fallback(saved_model_dir, fmt, representative, int8_scales)
+                content, entry["select_tf_ops"] = _convert_with_fallback(saved_model_dir, fmt, representative, int8_scales, float_layers)
                 with open(path, "wb") as handle:
                     handle.write(content)
                 runner = LiteRTModel(path)
@@ -458,6 +463,7 @@ def export_run(
         latency_samples=latency_samples,
         extra_report=extra,
         int8_scales=int8_scales,
+        float_layers=[frontend.name] if with_preprocessing else (),
         verbose=verbose,
     )
 

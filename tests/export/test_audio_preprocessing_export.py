@@ -77,3 +77,37 @@ def test_front_end_int8_needs_waveforms(audio_run):
     with pytest.raises(ExportError, match="needed for verification"):
         export_run(str(run_dir), "tflite", verbose=False)  # no CREMA-D data: nothing to verify on
     assert sorted(os.listdir(run_dir)) == before
+
+
+def _tensor_dtypes(path, op_name):
+    """dtypes of the outputs of every ``op_name`` op in a TFLite file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    dtypes = {detail["index"]: np.dtype(detail["dtype"]) for detail in interpreter.get_tensor_details()}
+    return {dtypes[i] for op in interpreter._get_ops_details() if op["op_name"] == op_name for i in op["outputs"]}
+
+
+def test_front_end_stays_float_in_int8(audio_run, tmp_path):
+    run_dir, student = audio_run
+    rng = np.random.default_rng(2)
+    # Loud and quiet clips: an 8-bit waveform or magnitude spectrum would lose the quiet ones.
+    gains = np.array([0.5, 0.05, 0.005, 0.3, 0.02, 0.002])[:, None]
+    calibration = (gains * rng.normal(size=(6, REFERENCE_NUM_SAMPLES))).astype("float32")
+    np.save(tmp_path / "waveforms.npy", calibration)
+    report = export_run(
+        str(run_dir), "tflite_int8", with_preprocessing=True, representative_waveforms=calibration,
+        output_dir=str(tmp_path / "export"), latency_samples=1, verbose=False,
+    )
+    assert report["int8_float_layers"] == ["audio_frontend"]
+    path = tmp_path / "export" / "student_int8.tflite"
+    assert _tensor_dtypes(path, "LOG") == {np.dtype("float32")}  # the front end computes in float32
+    assert _tensor_dtypes(path, "CONV_2D") == {np.dtype("int8")}  # the network in int8
+    from ai_edge_litert.interpreter import Interpreter
+
+    waveforms = (gains * rng.normal(size=(6, REFERENCE_NUM_SAMPLES))).astype("float32")
+    expected = student(reference_spectrogram(waveforms, CREMAD_SAMPLE_RATE)[..., None])["logits"].numpy()
+    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    logits = runner(waveform=waveforms)["logits"]
+    spread = expected.max() - expected.min()
+    assert np.abs(logits - expected).max() < 0.1 * spread, (logits, expected)

@@ -69,3 +69,20 @@ def test_unknown_scale_mode_names_the_choices(conv_dense_saved_model):
     directory, samples = conv_dense_saved_model
     with pytest.raises(ValueError, match="unknown int8 weight-scale mode 'per_row'.*dense_per_tensor, per_channel, per_tensor"):
         convert_tflite(directory, "tflite_int8", samples, int8_scales="per_row")
+
+
+def test_float_layers_keep_their_ops_in_float32(conv_dense_saved_model):
+    directory, samples = conv_dense_saved_model
+    interpreter = Interpreter(model_content=convert_tflite(directory, "tflite_int8", samples, float_layers=["conv"]))
+    dtypes = {detail["index"]: np.dtype(detail["dtype"]) for detail in interpreter.get_tensor_details()}
+    outputs = {op["op_name"]: dtypes[op["outputs"][0]] for op in interpreter._get_ops_details()}  # noqa: SLF001
+    assert outputs["CONV_2D"] == np.float32
+    assert outputs["FULLY_CONNECTED"] == np.int8
+    runner = interpreter.get_signature_runner("serving_default")
+    assert runner(inputs=samples)["logits"].dtype == np.float32
+
+
+def test_unknown_float_layer_is_named(conv_dense_saved_model):
+    directory, samples = conv_dense_saved_model
+    with pytest.raises(ValueError, match="no op of layer 'frontend'"):
+        convert_tflite(directory, "tflite_int8", samples, float_layers=["frontend"])

@@ -9,9 +9,10 @@ weights and activations are stored:
 - ``tflite_int8``: full-integer quantization calibrated on a representative set
   drawn from the run's *training* split. The signature's input and output stay
   float32 (a quantize op after the input, a dequantize op before the outputs), so
-  apps feed the same tensors to every format. Ops without an int8 kernel (an FFT
-  front end, for example) fall back to float32 kernels; the verification report
-  lists them under ``float_ops``. Weight scales are per output channel for
+  apps feed the same tensors to every format. Ops without an int8 kernel fall back
+  to float32 kernels, and layers named in ``float_layers`` (the audio front end)
+  are kept in float32 on purpose; the verification report lists such ops under
+  ``float_ops``. Weight scales are per output channel for
   convolutions, whose channels differ in range once BatchNorm is folded in, and per
   tensor for dense layers by default (`INT8_SCALES`): a small dense student's file is
   then about a seventh smaller with the same predictions (docs/deployment.md).

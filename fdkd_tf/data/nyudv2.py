@@ -760,8 +760,9 @@ def build_nyudv2(data_cfg: DataConfig, seed: int, deterministic: bool = False) -
         )
         for split, indices in split_indices.items()
     }
+    # Always in file order: representative_inputs and the tests read samples by position.
     ordered = {
-        split: make_pipeline(root, indices, data_cfg, modalities, None, deterministic, batch=False, full_size=image_size)
+        split: make_pipeline(root, indices, data_cfg, modalities, None, True, batch=False, full_size=image_size)
         for split, indices in split_indices.items()
     }
     channels = {"rgb": 3, "depth": 1}

@@ -62,7 +62,10 @@ ESPEAK_RATE, SAMPLE_RATE, CLIP_SAMPLES = 22_050, 16_000, 16_000
 SNR_DB = (-5.0, 15.0)
 SPLITS = ("train", "val", "test")
 SPEAKER_SHARES = (0.6, 0.15, 0.25)  # voice variants per split
+DEFAULT_CLIPS = {"train": 3000, "val": 600, "test": 1500}
 DATA_FILE = "spoken_digits.npz"
+#: the mfeat config: its pix teacher, training schedule and FD-CMKD settings
+BASE_CONFIG = os.path.join(REPO, "configs", "mfeat.yaml")
 
 
 def espeak_variants() -> list[str]:
@@ -158,6 +161,14 @@ def prepare_data(directory: str, per_split: dict, seed: int) -> str:
     return path
 
 
+def experiment_overrides(data_dir: str, epochs: int) -> list[str]:
+    """``--set`` overrides of `BASE_CONFIG` for the spoken-digit task (FD-CMKD by default)."""
+    return [
+        "experiment.name=spoken-digits", "data.name=spoken_digits", f"data.root={os.path.abspath(data_dir)}",
+        "data.student=audio", "data.batch_size=32", "model.student.arch=resnet18", f"train.epochs={epochs}",
+    ]
+
+
 @register_dataset("spoken_digits")
 def build_spoken_digits(data_cfg, seed: int, deterministic: bool = False) -> DatasetBundle:
     """Spoken-digit spectrograms (student) paired with mfeat digit images (teacher)."""
@@ -183,9 +194,8 @@ def build_spoken_digits(data_cfg, seed: int, deterministic: bool = False) -> Dat
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", required=True, help="benchmark directory (data/, run/, int8-*/)")
-    parser.add_argument("--train-clips", type=int, default=3000)
-    parser.add_argument("--val-clips", type=int, default=600)
-    parser.add_argument("--test-clips", type=int, default=1500)
+    for split, count in DEFAULT_CLIPS.items():
+        parser.add_argument(f"--{split}-clips", type=int, default=count)
     parser.add_argument("--epochs", type=int, default=8, help="student epochs (FD-CMKD, SGD, poly schedule)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency-samples", type=int, default=20)
@@ -193,12 +203,7 @@ def main(argv=None) -> int:
 
     data_dir = os.path.join(args.output, "data")
     prepare_data(data_dir, {"train": args.train_clips, "val": args.val_clips, "test": args.test_clips}, args.seed)
-    config = load_config(os.path.join(REPO, "configs", "mfeat.yaml"), [
-        "experiment.name=spoken-digits-fdcmkd", f"experiment.seed={args.seed}",
-        "data.name=spoken_digits", f"data.root={os.path.abspath(data_dir)}", "data.student=audio",
-        "data.batch_size=32", "model.student.arch=resnet18", f"train.epochs={args.epochs}",
-        "train.verbose=2",
-    ])
+    config = load_config(BASE_CONFIG, experiment_overrides(data_dir, args.epochs) + [f"experiment.seed={args.seed}", "train.verbose=2"])
     run_dir = os.path.join(args.output, "run")
     if not os.path.isfile(os.path.join(run_dir, "metrics.json")):
         run_experiment(config, run_dir)

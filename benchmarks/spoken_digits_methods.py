@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+"""Methods compared on the spoken-digit task with an audio ResNet-18 student (docs/results.md).
+
+The task of `benchmarks/export_audio_resnet18.py` (espeak-ng digits in noise,
+unseen test speakers; an mfeat image teacher of the same digit), run through
+`fdkd_tf.training.benchmark.run_benchmark`, the code behind ``tools/benchmark.py``:
+one teacher per seed, every method on it, ``results.csv`` and ``results.md``.
+Rerunning resumes; the clips are generated once into ``--data``.
+
+    python benchmarks/spoken_digits_methods.py --data runs/spoken-digits/data --output runs/spoken-digits-methods
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from export_audio_resnet18 import BASE_CONFIG, DEFAULT_CLIPS, experiment_overrides, prepare_data  # noqa: E402  (registers the dataset)
+
+from fdkd_tf.training.benchmark import method_variants, run_benchmark  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="clip directory (written on first use)")
+    parser.add_argument("--output", required=True, help="benchmark directory")
+    parser.add_argument("--methods", default="none,fdcmkd")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=8)
+    args = parser.parse_args(argv)
+    prepare_data(args.data, DEFAULT_CLIPS, seed=0)
+    methods = args.methods.split(",")
+    run_benchmark(BASE_CONFIG, method_variants(methods), list(range(args.seeds)), args.output,
+                  experiment_overrides(args.data, args.epochs))
+    with open(os.path.join(args.output, "results.md")) as handle:
+        print(handle.read())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,8 +9,8 @@ mixed with coloured noise at -5..15 dB SNR. The voice variants are split between
 train, validation and test, so the test speakers are never heard in training. The
 student reads the clip's log spectrogram (the ``vggsound`` front end,
 ``fdkd_tf.layers.AudioFrontend``: 129 x 126); the teacher is the mfeat pixel-image
-CNN, shown an image of the same digit (class-paired, as in the paper's cross-modal
-setups). The student is a keras-hub ResNet-18 distilled with FD-CMKD by
+CNN, shown an image of the same digit (class-paired: the two modalities share
+labels, not recordings). The student is a keras-hub ResNet-18 distilled with FD-CMKD by
 `run_experiment`, and exported and verified by `export_run`: the code behind
 ``tools/train.py`` and ``tools/export.py``. The dataset is registered with
 `fdkd_tf.data.register_dataset`, the extension point a user's own data goes through.

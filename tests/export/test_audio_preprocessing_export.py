@@ -94,7 +94,6 @@ def test_front_end_stays_float_in_int8(audio_run, tmp_path):
     # Loud and quiet clips: an 8-bit waveform or magnitude spectrum would lose the quiet ones.
     gains = np.array([0.5, 0.05, 0.005, 0.3, 0.02, 0.002])[:, None]
     calibration = (gains * rng.normal(size=(6, REFERENCE_NUM_SAMPLES))).astype("float32")
-    np.save(tmp_path / "waveforms.npy", calibration)
     report = export_run(
         str(run_dir), "tflite_int8", with_preprocessing=True, representative_waveforms=calibration,
         output_dir=str(tmp_path / "export"), latency_samples=1, verbose=False,

@@ -315,6 +315,17 @@ class TrainConfig:
     weight_decay: float = field(default=0.0, metadata=_check(_non_negative, ">= 0"))
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     verbose: int = field(default=1, metadata=_check(_non_negative, "0, 1 or 2"))
+    # Dtype policy of every student, teacher and head in both stages (and tune.py);
+    # the FFT, standardization and every loss stay float32 (README, "Precision").
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    # XLA: 'auto' is Keras' rule (on with JAX; on TensorFlow only with a GPU and no
+    # tf.distribute strategy), true/false force it.
+    jit_compile: Literal["auto", True, False] = field(
+        default="auto", metadata=_check(lambda v: v == "auto" or isinstance(v, bool), "'auto', true or false")
+    )
+    steps_per_execution: int = field(default=1, metadata=_check(_positive, "a positive integer"))  # batches per compiled call
+    # Average the gradients of this many batches before each optimizer update.
+    gradient_accumulation_steps: int = field(default=1, metadata=_check(_positive, "a positive integer"))
 
 
 @dataclass
@@ -454,6 +465,21 @@ def _build(cls, mapping: dict, prefix: str, source: str):
                 )
         kwargs[name] = converted
     return cls(**kwargs)
+
+
+def build_section(cls, mapping: dict, path: str, source: str):
+    """One config section from a mapping, checked like a YAML file's keys.
+
+    Args:
+        cls: the section's dataclass (e.g. `FDCMKDConfig`).
+        mapping: field name -> value.
+        path: the section's key path in error messages (``distill.fdcmkd``).
+        source: where the values came from, for error messages.
+
+    Raises:
+        ConfigError: naming the key path, for an unknown key or a bad value.
+    """
+    return _build(cls, mapping, path, source)
 
 
 def _validate_semantics(config: ExperimentConfig, source: str) -> None:

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from fdkd_tf.config import AFDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import afd_attention, afd_loss, kd_loss
 from fdkd_tf.losses.afd import l2_normalize, spatial_energy
@@ -93,17 +94,18 @@ def comparison_plan(teacher_shapes, student_shapes) -> list:
 
 def _descriptor(level):
     """Channel descriptor: the average over positions (a vector stays as is)."""
-    level = tf.cast(level, tf.float32)
-    return level if level.shape.rank == 2 else tf.reduce_mean(level, axis=list(range(1, level.shape.rank - 1)))
+    level = ops.cast(level, "float32")
+    rank = len(level.shape)
+    return level if rank == 2 else ops.mean(level, axis=tuple(range(1, rank - 1)))
 
 
 def _pooled_energy(level, pool_matrices):
     """Spatial energy of a map pooled to a teacher map's size, flattened: ``(batch, n_t)``."""
     energy = spatial_energy(level)  # (batch, *positions)
     for axis, matrix in enumerate(pool_matrices, start=1):
-        energy = tf.tensordot(energy, tf.constant(matrix), axes=[[axis], [1]])  # pooled axis moves last
-        energy = tf.experimental.numpy.moveaxis(energy, -1, axis)
-    return tf.reshape(energy, [tf.shape(energy)[0], -1])
+        energy = ops.tensordot(energy, ops.convert_to_tensor(matrix), axes=[[axis], [1]])  # pooled axis moves last
+        energy = ops.moveaxis(energy, -1, axis)
+    return ops.reshape(energy, (ops.shape(energy)[0], -1))
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")
@@ -125,7 +127,7 @@ class _LevelEmbeddings(keras.layers.Layer):
 
     def call(self, unused_inputs=None):
         """``(T, S)`` logits ``p_t . p_s``."""
-        return tf.matmul(tf.convert_to_tensor(self.teacher_positions), tf.convert_to_tensor(self.student_positions), transpose_b=True)
+        return ops.matmul(ops.convert_to_tensor(self.teacher_positions), ops.transpose(ops.convert_to_tensor(self.student_positions)))
 
     def get_config(self):
         return {
@@ -146,8 +148,11 @@ def _batch_norm(name: str):
     return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class AttentionFeatureDistillation(Distiller):
     """AFD over the ``hint`` and ``features`` levels (config ``distill.afd``)."""
+
+    settings_class = AFDConfig
 
     def term_names(self):
         return ("ce", "afd", "kd") if self.settings.kd_weight else ("ce", "afd")
@@ -206,15 +211,15 @@ class AttentionFeatureDistillation(Distiller):
         plan = comparison_plan([tuple(x.shape) for x in teacher_levels], [tuple(x.shape) for x in student_levels])
         levels_t, levels_s = len(teacher_levels), len(student_levels)
 
-        queries = tf.stack(
+        queries = ops.stack(
             [modules[f"query_{i}"](_descriptor(level), training=training) for i, level in enumerate(teacher_levels)], axis=1
         )  # (batch, T, d)
-        keys = tf.stack(
+        keys = ops.stack(
             [modules[f"key_{i}"](_descriptor(level), training=training) for i, level in enumerate(student_levels)], axis=1
         )  # (batch, S, d)
-        batch = tf.shape(keys)[0]
-        keys = modules["bilinear"](tf.reshape(keys, [-1, settings.qk_dim]), training=training)
-        keys = tf.reshape(keys, [batch, levels_s, levels_t, settings.qk_dim])  # (batch, S, T, d)
+        batch = ops.shape(keys)[0]
+        keys = modules["bilinear"](ops.reshape(keys, (-1, settings.qk_dim)), training=training)
+        keys = ops.reshape(keys, (batch, levels_s, levels_t, settings.qk_dim))  # (batch, S, T, d)
 
         valid = np.zeros((levels_t, levels_s), dtype=bool)
         teacher_values, student_values = [], []
@@ -222,21 +227,21 @@ class AttentionFeatureDistillation(Distiller):
             teacher_level = teacher_levels[t_index]
             candidates = []
             if kind == "spatial":
-                teacher_values.append(l2_normalize(tf.reshape(spatial_energy(teacher_level), [batch, -1])))
+                teacher_values.append(l2_normalize(ops.reshape(spatial_energy(teacher_level), (batch, -1))))
                 for s_index, student_level in enumerate(student_levels):
                     if s_index in pools:
                         valid[t_index, s_index] = True
                         candidates.append(l2_normalize(_pooled_energy(student_level, pools[s_index])))
                     else:
-                        candidates.append(tf.zeros([batch, size]))
+                        candidates.append(ops.zeros((batch, size)))
             else:
                 teacher_values.append(l2_normalize(_descriptor(teacher_level)))
                 for s_index, student_level in enumerate(student_levels):
                     valid[t_index, s_index] = True
                     candidates.append(l2_normalize(modules[f"value_{t_index}_{s_index}"](_descriptor(student_level))))
-            student_values.append(tf.stack(candidates, axis=1))  # (batch, S, n_t)
+            student_values.append(ops.stack(candidates, axis=1))  # (batch, S, n_t)
 
-        attention = afd_attention(queries, keys, modules["positions"](), tf.constant(valid))
+        attention = afd_attention(queries, keys, modules["positions"](), ops.convert_to_tensor(valid))
         terms = self.cross_entropy_term(labels, student_out, settings.ce_weight)
         terms["afd"] = (settings.afd_weight, afd_loss(attention, teacher_values, student_values))
         if settings.kd_weight:

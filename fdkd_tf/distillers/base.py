@@ -1,17 +1,31 @@
-"""The distiller base: frozen teacher(s), student(s), method heads, custom steps.
+"""The distiller base: frozen teacher(s), student(s), method heads, Keras' training contract.
 
-A method subclass says only what differs: the extra layers it needs per direction
-(`build_modules`) and its per-sample loss terms (`loss_terms`). The base owns the
-rest: the teacher in inference mode with no gradient, the weighted sum of terms,
-replica scaling under `tf.distribute`, and one metric per term and per head, so the
-training loop never branches on the method.
+A method subclass says only what differs: its settings dataclass
+(`settings_class`), the extra layers it needs per direction (`build_modules`) and
+its per-sample loss terms (`loss_terms`). The base owns the rest, written with
+`keras.ops` so that it runs on every Keras backend:
 
-Under a `tf.distribute` strategy each replica sees ``global_batch / replicas``
-samples and the optimizer *sums* gradients across replicas; the base therefore
-divides the replica's mean loss by the number of replicas, which makes a step on
-R replicas equal to a step on one device with the same global batch (the same
-scaling `keras.losses.Loss` applies). Logged terms are unscaled means, weighted by
-each replica's batch size.
+- `call` is the forward pass of every direction: the students in the given phase,
+  the teachers in inference mode with their outputs detached (unless the method
+  trains them). Its outputs are what Keras hands to `compute_loss` as ``y_pred``.
+- `compute_loss` turns those outputs into the method's weighted sum of terms, as
+  `keras.distillation.Distiller` does. Keras' own JAX and torch trainers call it;
+  on TensorFlow the custom `train_step` below calls it. It also updates one metric
+  per term and per head, inside the loss computation as Keras' own per-output loss
+  trackers are, so the stateless JAX step carries them too.
+- Loss scaling for distribution: under a `tf.distribute` strategy each replica
+  sees ``global_batch / replicas`` samples and the gradients are *summed* across
+  replicas, so `compute_loss` divides the replica's mean loss by the number of
+  replicas (what `keras.losses.Loss` does). A step on R replicas then equals a step
+  on one device with the same global batch. Logged terms are unscaled means,
+  weighted by each replica's batch size.
+
+Everything else is Keras': ``compile(metrics=...)``, ``jit_compile``,
+``steps_per_execution``, the optimizer's ``gradient_accumulation_steps``, the
+`LossScaleOptimizer` of ``mixed_float16`` and the standard callbacks behave as for
+a plain `keras.Model`. Metrics that a monitor callback may watch are grouped so
+that Keras finds their direction (accuracy and mIoU up, loss terms down), which
+lets ``EarlyStopping(monitor="val_acc")`` work without ``mode``.
 """
 
 from __future__ import annotations
@@ -20,8 +34,10 @@ import dataclasses
 from typing import Any, Optional
 
 import keras
-import tensorflow as tf
+from keras import ops
+from keras.src.trainers.compile_utils import MetricsList  # the group monitor callbacks search
 
+from fdkd_tf.config import ConfigError, build_section
 from fdkd_tf.losses import cross_entropy
 from fdkd_tf.losses.classification import resize_to_labels
 
@@ -74,28 +90,87 @@ def build_projection(student_dim: int, teacher_dim: int, mode: str, name: str):
     return projection
 
 
+class MetricGroup(MetricsList):
+    """Metrics logged side by side (each under its own name) as one Keras metric.
+
+    Keras' monitor callbacks (`EarlyStopping`, `ModelCheckpoint`) read a metric's
+    direction only from metrics inside such a group, the way compiled metrics are
+    held; grouping the method's term and head metrics gives them the same
+    treatment, so ``monitor="val_acc"`` needs no ``mode``.
+    """
+
+    def result(self):
+        return self.get_result()
+
+
+def replicas_in_sync() -> int:
+    """Replicas of the current `tf.distribute` strategy (1 on other backends)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf  # only on the TensorFlow backend
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def resolve_settings(settings_class, settings, overrides: dict, method: str):
+    """The method's settings: ``settings`` (a dataclass, a mapping or None for the
+    paper's defaults) with keyword ``overrides`` applied and validated like a
+    config section (`fdkd_tf.config.build_section`).
+
+    Raises:
+        ConfigError: an unknown key or a bad value, named as ``distill.<method>.<key>``.
+    """
+    if settings_class is None:
+        if overrides:
+            raise ConfigError(f"distill.method '{method}' has no settings; got {', '.join(sorted(overrides))}")
+        return settings
+    if settings is None:
+        values = {}
+    elif dataclasses.is_dataclass(settings):
+        values = dataclasses.asdict(settings)
+    elif isinstance(settings, dict):
+        values = dict(settings)
+    else:
+        raise ConfigError(
+            f"settings of distill.method '{method}' must be a {settings_class.__name__} or a mapping, "
+            f"got {type(settings).__name__}"
+        )
+    values.update(overrides)
+    return build_section(settings_class, values, f"distill.{method}", "distiller arguments")
+
+
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class Distiller(keras.Model):
     """Base `keras.Model` for every distillation method.
 
     Args:
         directions: one `Direction` (or two for ``direction: both``).
         num_classes: number of classes of the task.
-        settings: the method's config section (a dataclass), or None.
+        settings: the method's settings: its dataclass (``settings_class``), a
+            mapping of its fields, or None for the paper's defaults.
         projection: ``auto | linear | none``, see `build_projection`.
         ignore_label: label of pixels without a class in dense (segmentation)
             tasks (``data.ignore_label``); they count in no loss and no metric.
             Ignored for classification.
-        **kwargs: `keras.Model` arguments.
+        **kwargs: fields of the method's settings (``lambda1=1e3``), applied over
+            ``settings``; the rest are `keras.Model` arguments (``name``).
 
     The task is read from the students: ``logits`` of rank 4 ``(batch, H, W,
     classes)`` make a segmentation direction, scored by mean IoU (``miou``)
     instead of accuracy (``acc``).
 
-    Subclasses set ``uses_teacher`` / ``uses_projection`` /
+    Subclasses set ``settings_class`` / ``uses_teacher`` / ``uses_projection`` /
     ``extra_accuracy_heads`` and implement `term_names`, `loss_terms` and, when
     they add layers, `build_modules`.
+
+    Example:
+        >>> distiller = FrequencyDecoupledDistillation(directions, num_classes=10, lambda1=1e3)
+        >>> distiller.compile(optimizer="sgd", metrics=["accuracy"])  # doctest: +SKIP
+        >>> distiller.fit(paired_dataset, epochs=2)  # doctest: +SKIP
     """
 
+    #: The method's settings dataclass (`fdkd_tf.config`), or None.
+    settings_class = None
     #: Whether the method needs a teacher (``none`` does not).
     uses_teacher: bool = True
     #: Whether student features are projected to the teacher's feature size.
@@ -107,6 +182,14 @@ class Distiller(keras.Model):
     extra_accuracy_heads: tuple[str, ...] = ()
 
     def __init__(self, directions, num_classes: int, settings: Any = None, projection: str = "auto", ignore_label: Optional[int] = None, **kwargs):
+        method = type(self).__name__
+        fields = {f.name for f in dataclasses.fields(self.settings_class)} if self.settings_class else set()
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
+        settings = resolve_settings(self.settings_class, settings, overrides, method)
+        if directions and "dtype" not in kwargs:
+            # The students' precision is the distiller's: compile() then wraps the
+            # optimizer in a LossScaleOptimizer exactly when they compute in float16.
+            kwargs["dtype"] = directions[0].student.dtype_policy.name
         super().__init__(**kwargs)
         self.ignore_label = ignore_label
         if not directions:
@@ -118,7 +201,7 @@ class Distiller(keras.Model):
         self.direction_modules = []  # one dict of layers per direction
         for direction in self.directions:
             if self.uses_teacher and direction.teacher is None:
-                raise ValueError(f"method {type(self).__name__} needs a teacher for {direction.name!r}")
+                raise ValueError(f"method {method} needs a teacher for {direction.name!r}")
             if direction.teacher is not None:
                 direction.teacher.trainable = self.trains_teacher
             modules = {}
@@ -138,6 +221,7 @@ class Distiller(keras.Model):
         self.students = [d.student for d in self.directions]
         self.teachers = [d.teacher for d in self.directions if d.teacher is not None]
         self._build_trackers()
+        self.training_phase = False
         self.built = True  # every sub-layer is built above; no data needed to build
 
     # ------------------------------------------------------------------ method API
@@ -209,40 +293,59 @@ class Distiller(keras.Model):
     def task_cross_entropy(self, labels, logits):
         """Per-sample CE of any head; dense logits skip ``ignore_label`` pixels and
         are resized to the label size (`fdkd_tf.losses.cross_entropy`)."""
-        dense = logits.shape.rank > 2
+        dense = len(logits.shape) > 2
         return cross_entropy(labels, logits, self.ignore_label if dense else None)
 
     def _build_trackers(self):
-        self._loss_tracker = keras.metrics.Mean(name="loss")
-        self._term_trackers = {}
-        self._accuracy_trackers = {}
+        term_trackers, accuracy_trackers = [], []
         for direction in self.directions:
             prefix = self._prefix(direction)
             for term in self.term_names():
-                self._term_trackers[prefix + term] = keras.metrics.Mean(name=prefix + term)
+                tracker = keras.metrics.Mean(name=prefix + term)
+                tracker._direction = "down"  # a loss term: lower is better (monitor callbacks)
+                term_trackers.append(tracker)
             metric = self.task_metric(direction)
             for head in ("",) + tuple(f"{h}_" for h in self.extra_accuracy_heads):
                 name = f"{prefix}{head}{metric}"
                 if metric == "miou":  # a confusion matrix summed over replicas when read
-                    self._accuracy_trackers[name] = keras.metrics.MeanIoU(
+                    tracker = keras.metrics.MeanIoU(
                         self.num_classes, name=name, ignore_class=self.ignore_label, sparse_y_pred=False
                     )
+                    tracker._direction = "up"
                 else:
-                    self._accuracy_trackers[name] = keras.metrics.SparseCategoricalAccuracy(name=name)
-
-    @property
-    def metrics(self):
-        return [self._loss_tracker, *self._term_trackers.values(), *self._accuracy_trackers.values()]
+                    tracker = keras.metrics.SparseCategoricalAccuracy(name=name)
+                accuracy_trackers.append(tracker)
+        self._term_trackers = {tracker.name: tracker for tracker in term_trackers}
+        self._accuracy_trackers = {tracker.name: tracker for tracker in accuracy_trackers}
+        self.method_terms = MetricGroup(term_trackers, name="method_terms")
+        self.head_scores = MetricGroup(accuracy_trackers, name="head_scores")
 
     def call(self, inputs, training=False):
-        """Student logits per direction: ``{direction.name: logits}``."""
-        return {
-            direction.name: direction.student(inputs[direction.student_input], training=training)["logits"]
-            for direction in self.directions
-        }
+        """The forward pass of every direction.
 
-    def compute_terms(self, inputs, labels, training: bool):
-        """Forward pass of every direction.
+        Args:
+            inputs: the paired input dict (``{"teacher": ..., "student": ...}``).
+            training: the students' phase (teachers run in inference mode unless
+                the method trains them).
+
+        Returns:
+            ``{direction name: {"student": outputs, "teacher": outputs}}``, each
+            a classifier's output dict (``"teacher"`` absent for ``none``); the
+            frozen teacher's outputs carry no gradient.
+        """
+        outputs = {}
+        for direction in self.directions:
+            entry = {"student": direction.student(inputs[direction.student_input], training=training)}
+            if self.uses_teacher:
+                teacher_out = direction.teacher(inputs[direction.teacher_input], training=training and self.trains_teacher)
+                if not self.trains_teacher:
+                    teacher_out = {key: ops.stop_gradient(value) for key, value in teacher_out.items()}
+                entry["teacher"] = teacher_out
+            outputs[direction.name] = entry
+        return outputs
+
+    def terms_from_outputs(self, outputs, labels, training: bool):
+        """The method's terms for the forward pass ``outputs`` of `call`.
 
         Returns:
             ``(total, terms, logits)``: the weighted sum of the per-replica batch
@@ -251,19 +354,15 @@ class Distiller(keras.Model):
         # Methods whose own layers depend on the phase (BatchNorm, running
         # statistics) read it in `loss_terms`; a Python bool at trace time.
         self.training_phase = training
-        total = 0.0
+        total = ops.zeros((), "float32")
         terms, logits = {}, {}
         for direction, modules in zip(self.directions, self.direction_modules):
             prefix = self._prefix(direction)
-            student_out = direction.student(inputs[direction.student_input], training=training)
-            teacher_out = None
-            if self.uses_teacher:
-                teacher_out = direction.teacher(inputs[direction.teacher_input], training=training and self.trains_teacher)
-                if not self.trains_teacher:
-                    teacher_out = {key: tf.stop_gradient(value) for key, value in teacher_out.items()}
+            student_out = outputs[direction.name]["student"]
+            teacher_out = outputs[direction.name].get("teacher")
             direction_terms, extra_logits = self.loss_terms(modules, student_out, teacher_out, labels)
             for name, (weight, per_sample) in direction_terms.items():
-                value = tf.reduce_mean(per_sample)
+                value = ops.mean(ops.cast(per_sample, "float32"))
                 terms[prefix + name] = value
                 if weight:
                     total = total + weight * value
@@ -272,31 +371,142 @@ class Distiller(keras.Model):
                 logits[f"{prefix}{head}_{self.task_metric(direction)}"] = head_logits
         return total, terms, logits
 
-    def _update_metrics(self, total, terms, logits, labels):
-        batch = tf.shape(labels)[0]
-        self._loss_tracker.update_state(total, sample_weight=batch)
+    def compute_terms(self, inputs, labels, training: bool):
+        """Forward pass and terms of one batch (`call` + `terms_from_outputs`)."""
+        return self.terms_from_outputs(self(inputs, training=training), labels, training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The method's loss for Keras' trainers: the weighted sum of its terms.
+
+        Updates the term and head metrics, adds the layers' own losses
+        (``self.losses``, e.g. regularizers) as Keras does, and divides by the
+        replicas in sync (see the module docstring). The loss scale of a
+        `LossScaleOptimizer` is applied by the caller (`train_step`, or Keras'
+        JAX / torch step), as for any Keras model.
+
+        Raises:
+            ValueError: for sample weights, which no method defines.
+        """
+        if sample_weight is not None:
+            raise ValueError(
+                "distillers take no sample weights; give the dataset (inputs, labels) pairs"
+            )
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        total, terms, logits = self.terms_from_outputs(y_pred, y, training)
+        batch = ops.shape(y)[0]
         for name, value in terms.items():
             self._term_trackers[name].update_state(value, sample_weight=batch)
         for name, head_logits in logits.items():
-            self._accuracy_trackers[name].update_state(labels, resize_to_labels(head_logits, labels))
-        return {metric.name: metric.result() for metric in self.metrics}
+            self._accuracy_trackers[name].update_state(y, resize_to_labels(head_logits, y))
+        for loss in self.losses:
+            total = total + ops.sum(ops.cast(loss, "float32"))
+        replicas = replicas_in_sync()
+        return total / replicas if replicas > 1 else total
+
+    def student_logits(self, outputs):
+        """The student logits in `call`'s ``outputs``: one tensor for one direction,
+        ``{direction name: logits}`` for two."""
+        logits = {name: entry["student"]["logits"] for name, entry in outputs.items()}
+        return next(iter(logits.values())) if len(logits) == 1 else logits
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras' compiled metrics on the students' own logits (resized to dense
+        labels); with two directions each direction's logits are scored against
+        the labels under its name. Returns every metric's result."""
+        logits = self.student_logits(y_pred)
+        if isinstance(logits, dict):
+            targets = {name: y for name in logits}
+            logits = {name: resize_to_labels(value, y) for name, value in logits.items()}
+        else:
+            targets, logits = y, resize_to_labels(logits, y)
+        return super().compute_metrics(x, targets, logits, sample_weight)
 
     def train_step(self, data):
+        """One optimisation step on the TensorFlow backend.
+
+        This is Keras 3's own TensorFlow ``train_step``, in the same order: the
+        forward pass (`call`) and `compute_loss` under a gradient tape, the
+        ``loss`` tracker, ``optimizer.scale_loss`` (the `LossScaleOptimizer` of
+        ``mixed_float16``), gradients of the trainable weights, and
+        ``optimizer.apply_gradients``, which accumulates over
+        ``gradient_accumulation_steps``. What it adds: under a
+        `LossScaleOptimizer` it logs the current scale as ``loss_scale``, so a run
+        whose float16 activations keep overflowing (the scale halving step after
+        step, each such step skipped) shows it in the logs and TensorBoard instead
+        of silently training less. On JAX and torch, Keras' own step calls the
+        same `compute_loss`.
+        """
+        import tensorflow as tf  # train_step is TensorFlow-only; Keras' trainers serve the others
+
         inputs, labels = data[0], data[1]
         with tf.GradientTape() as tape:
-            total, terms, logits = self.compute_terms(inputs, labels, training=True)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = total / tf.cast(replicas, total.dtype) if replicas > 1 else total
-        variables = self.trainable_variables
+            outputs = self(inputs, training=True)
+            loss = self.compute_loss(inputs, labels, outputs, training=True)
+            replicas = replicas_in_sync()
+            self._loss_tracker.update_state(loss * replicas if replicas > 1 else loss, sample_weight=tf.shape(labels)[0])
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.trainable_weights
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        return self._update_metrics(total, terms, logits, labels)
+        logs = self.compute_metrics(inputs, labels, outputs)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            logs["loss_scale"] = ops.convert_to_tensor(self.optimizer.dynamic_scale)
+        return logs
 
-    def test_step(self, data):
-        inputs, labels = data[0], data[1]
-        total, terms, logits = self.compute_terms(inputs, labels, training=False)
-        return self._update_metrics(total, terms, logits, labels)
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
+        """`keras.Model.compile`; the loss is the method's, so ``loss`` and
+        ``loss_weights`` must stay None (set the method's weights instead)."""
+        if loss is not None or loss_weights is not None:
+            raise ValueError(
+                f"{type(self).__name__}: the loss of a distiller is its method's terms; "
+                "do not pass loss/loss_weights to compile (set the method's weights, e.g. ce_weight)"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
 
     def cross_entropy_term(self, labels, student_out, weight: float = 1.0):
         """The student's own task term, shared by every method: ``{"ce": ...}``."""
         return {"ce": (weight, self.task_cross_entropy(labels, student_out["logits"]))}
+
+    # ------------------------------------------------------------------ serialization
+
+    def get_config(self):
+        """Everything `__init__` takes: the directions with their (serialized)
+        models, the settings as a mapping, projection and ignore label."""
+
+        def serialize(model):
+            return None if model is None else keras.saving.serialize_keras_object(model)
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "directions": [
+                {
+                    "name": d.name,
+                    "student_input": d.student_input,
+                    "student": serialize(d.student),
+                    "teacher_input": d.teacher_input,
+                    "teacher": serialize(d.teacher),
+                }
+                for d in self.directions
+            ],
+            "num_classes": self.num_classes,
+            "settings": None if self.settings is None else dataclasses.asdict(self.settings),
+            "projection": self.projection_mode,
+            "ignore_label": self.ignore_label,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+
+        def deserialize(model_config):
+            return None if model_config is None else keras.saving.deserialize_keras_object(model_config)
+
+        directions = [
+            Direction(
+                d["name"], d["student_input"], deserialize(d["student"]), d["teacher_input"], deserialize(d["teacher"])
+            )
+            for d in config.pop("directions")
+        ]
+        return cls(directions, **config)

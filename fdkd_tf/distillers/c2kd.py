@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import keras
 
+from fdkd_tf.config import C2KDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import cross_entropy, kd_loss, on_the_fly_selection, selected_non_target_kl
 from fdkd_tf.models.classification_head import xavier_normal
@@ -67,8 +68,11 @@ def build_proxy(hint_shape: tuple, num_classes: int, units: int, batchnorm: bool
     return keras.Model(inputs, logits, name=name)
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class CustomizedCrossModalDistillation(Distiller):
     """C2KD with both models learning (config ``distill.c2kd``)."""
+
+    settings_class = C2KDConfig
 
     trains_teacher = True
     extra_accuracy_heads = ("teacher",)

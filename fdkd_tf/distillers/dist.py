@@ -4,10 +4,14 @@ baselines (Tables 2-3)."""
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import DISTConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import dist_inter_loss, dist_intra_loss
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class RelationDistillation(Distiller):
     """``ce_weight * CE + beta * L_inter + gamma * L_intra`` (config ``distill.dist``).
 
@@ -18,6 +22,8 @@ class RelationDistillation(Distiller):
     `fdkd_tf.losses.dist_intra_loss`); ``ce`` and ``inter`` are per-sample and
     replica-independent.
     """
+
+    settings_class = DISTConfig
 
     def build_modules(self, direction):
         """No layers; checks that ``direction`` classifies whole samples."""

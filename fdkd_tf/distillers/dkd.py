@@ -16,8 +16,9 @@ one set, 0 for a new distiller.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
+from fdkd_tf.config import DKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import nckd_loss, tckd_loss
 
@@ -44,10 +45,11 @@ def warmup_factor(epoch, warmup_epochs: int):
         A float32 scalar in ``(0, 1]``.
     """
     if warmup_epochs <= 0:
-        return tf.constant(1.0)
-    return tf.minimum((tf.cast(epoch, tf.float32) + 1.0) / float(warmup_epochs), 1.0)
+        return ops.ones((), "float32")
+    return ops.minimum((ops.cast(epoch, "float32") + 1.0) / float(warmup_epochs), 1.0)
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class DecoupledDistillation(Distiller):
     """``ce_weight * CE + w(e) * (alpha * TCKD + beta * NCKD)`` (config ``distill.dkd``).
 
@@ -55,6 +57,8 @@ class DecoupledDistillation(Distiller):
     and ``nckd`` include it (they are what enters the loss, before ``alpha`` and
     ``beta``); ``warmup`` logs ``w(e)`` itself and is not added to the loss.
     """
+
+    settings_class = DKDConfig
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,5 +86,5 @@ class DecoupledDistillation(Distiller):
         terms["tckd"] = (settings.alpha, factor * tckd)
         nckd = nckd_loss(student_logits, teacher_logits, labels, settings.temperature)
         terms["nckd"] = (settings.beta, factor * nckd)
-        terms["warmup"] = (0.0, tf.broadcast_to(factor, tf.shape(tckd)))
+        terms["warmup"] = (0.0, ops.broadcast_to(factor, ops.shape(tckd)))
         return terms, {}

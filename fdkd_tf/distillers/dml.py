@@ -27,16 +27,22 @@ distiller's ``last.weights.h5``.
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import DMLConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import cross_entropy, kd_loss
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class MutualLearning(Distiller):
     """Student and teacher learn from each other (config ``distill.dml``).
 
     ``kd_loss(own, other, T)`` is ``T^2 KL(softmax(other / T) || softmax(own / T))``
     with ``other`` detached; at the default ``T = 1`` it is DML's KL exactly.
     """
+
+    settings_class = DMLConfig
 
     trains_teacher = True
     extra_accuracy_heads = ("teacher",)

@@ -28,6 +28,9 @@ and the ``low_miou`` / ``high_miou`` metrics.
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import FDCMKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.layers import FrequencyDecoupling, standardize
 from fdkd_tf.losses import feature_mse, high_band_loss, low_band_loss
@@ -40,8 +43,11 @@ def _head(num_classes: int, dim: int, name: str):
     return head
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class FrequencyDecoupledDistillation(Distiller):
     """FD-CMKD with the heads of the reference code (config ``distill.fdcmkd``)."""
+
+    settings_class = FDCMKDConfig
 
     uses_projection = True
 

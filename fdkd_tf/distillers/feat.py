@@ -3,14 +3,20 @@ paper's "Feat" baseline and the first row of its Table 4."""
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import FeatConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import feature_mse
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class FeatureDistillation(Distiller):
     """``ce_weight * CE + feat_weight * MSE(W s, t)``; ``W`` is the learned
     projection when student and teacher feature sizes differ (config
     ``distill.feat``, ``distill.projection``)."""
+
+    settings_class = FeatConfig
 
     uses_projection = True
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import KDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import kd_loss
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class LogitDistillation(Distiller):
     """``ce_weight * CE + kd_weight * T^2 KL(p_t^T || p_s^T)`` (config ``distill.kd``)."""
+
+    settings_class = KDConfig
 
     def term_names(self):
         return ("ce", "kd")

@@ -4,10 +4,14 @@ Normalized Loss and Customized Soft Labels"), one of the paper's logit baselines
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import NKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import nkd_non_target_loss, nkd_target_loss
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class NormalizedDistillation(Distiller):
     """``ce_weight * CE + nkd_weight * (L_target + gamma * L_non_target)`` (config
     ``distill.nkd``).
@@ -18,6 +22,8 @@ class NormalizedDistillation(Distiller):
     ``lambda^2`` (`fdkd_tf.losses.nkd`). The logged ``non_target`` is before
     ``gamma``; neither term is 0 for a student equal to its teacher.
     """
+
+    settings_class = NKDConfig
 
     def build_modules(self, direction):
         """No layers; checks that ``direction`` classifies whole samples."""

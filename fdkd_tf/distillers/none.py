@@ -5,9 +5,12 @@ Also trains the teachers in stage 1: a teacher is a unimodal model trained this 
 
 from __future__ import annotations
 
+import keras
+
 from fdkd_tf.distillers.base import Distiller
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class NoDistillation(Distiller):
     """Cross-entropy on the student's own head; no teacher is needed."""
 

@@ -26,8 +26,9 @@ feature baselines.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
+from fdkd_tf.config import OFDConfig
 from fdkd_tf.distillers.base import Distiller, feature_size
 from fdkd_tf.losses import margin_from_statistics, negative_response_statistics, ofd_loss
 from fdkd_tf.models.resnet import kaiming_fan_out
@@ -57,12 +58,15 @@ class _NegativeResponseMargin(keras.layers.Layer):
     def call(self, teacher_features, training=False):
         """Adds the batch's statistics when ``training``; returns the ``(C,)`` margin."""
         if training:
-            batch_sum, batch_count = negative_response_statistics(tf.stop_gradient(teacher_features))
-            context = tf.distribute.get_replica_context()
-            if context is not None and context.num_replicas_in_sync > 1:
-                # The global batch's statistics. (Keras' assign_add writes old + delta,
-                # which "sum" aggregation would add up once per replica.)
-                batch_sum, batch_count = context.all_reduce("sum", [batch_sum, batch_count])
+            batch_sum, batch_count = negative_response_statistics(ops.stop_gradient(teacher_features))
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf  # tf.distribute: the only backend with replicas here
+
+                context = tf.distribute.get_replica_context()
+                if context is not None and context.num_replicas_in_sync > 1:
+                    # The global batch's statistics. (Keras' assign_add writes old + delta,
+                    # which "sum" aggregation would add up once per replica.)
+                    batch_sum, batch_count = context.all_reduce("sum", [batch_sum, batch_count])
             self.negative_sum.assign_add(batch_sum)
             self.negative_count.assign_add(batch_count)
         return margin_from_statistics(self.negative_sum, self.negative_count)
@@ -71,8 +75,11 @@ class _NegativeResponseMargin(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels}
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class OverhaulDistillation(Distiller):
     """OFD on the pooled pre-ReLU features (config ``distill.ofd``)."""
+
+    settings_class = OFDConfig
 
     def term_names(self):
         return ("ce", "ofd")

@@ -13,12 +13,18 @@ working across heterogeneous teacher/student pairs.
 
 from __future__ import annotations
 
+import keras
+
+from fdkd_tf.config import PKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import pkd_loss
 
 
+@keras.saving.register_keras_serializable(package="fdkd_tf")
 class PearsonDistillation(Distiller):
     """``ce_weight * CE + pkd_weight * (1 - Pearson(W s, t))`` (config ``distill.pkd``)."""
+
+    settings_class = PKDConfig
 
     uses_projection = True
 

@@ -6,13 +6,18 @@ to the frequency domain, two fixed binary masks keep the low and the high bins, 
 neither band by default, so ``low + high == x - mean(x)``: the DC filter *is* the
 mean subtraction of the scale step (Eq. 7). The analysis variant puts DC into the
 low band, so that ``low + high == x``.
+
+Written with `keras.ops` only, so it runs on every Keras backend. The FFT is a
+float32 island: TensorFlow has no half-precision FFT kernel, so `decouple` always
+computes in and returns float32, and `FrequencyDecoupling` defaults to a float32
+dtype policy whatever the global one (``mixed_float16``, ``mixed_bfloat16``).
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 
 def band_bins(dim: int, cutoff: float = 0.5, dc_in_low: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +62,10 @@ def decouple(features, cutoff: float = 0.5, dc_in_low: bool = False):
     """Splits features into low- and high-frequency parts along the last axis.
 
     Works on ``(batch, dim)`` pooled features and on dense ``(batch, H, W, dim)``
-    maps (each pixel's channel vector is one signal). Computed in float32 and
-    returned in the input's dtype, so it is safe under mixed precision.
+    maps (each pixel's channel vector is one signal). The input is cast to float32
+    first and the bands are returned in float32, not in the input's dtype: there is
+    no half-precision FFT, and the losses that consume the bands run in float32, so
+    under mixed precision this is a float32 island.
 
     Args:
         features: real tensor, last axis = feature size (>= 4).
@@ -66,42 +73,48 @@ def decouple(features, cutoff: float = 0.5, dc_in_low: bool = False):
         dc_in_low: put the DC bin (the mean) into the low band.
 
     Returns:
-        ``(low, high)``, each with the shape and dtype of ``features``.
+        ``(low, high)``, float32 tensors with the shape of ``features``.
 
     Example:
-        >>> x = tf.random.normal((2, 512))
+        >>> x = np.random.default_rng(0).normal(size=(2, 512)).astype("float32")
         >>> low, high = decouple(x)
-        >>> bool(tf.reduce_all(tf.abs(low + high - (x - tf.reduce_mean(x, -1, keepdims=True))) < 1e-4))
+        >>> bool(np.all(np.abs(np.asarray(low + high) - (x - x.mean(-1, keepdims=True))) < 1e-4))
         True
     """
-    features = tf.convert_to_tensor(features)
+    features = ops.convert_to_tensor(features)
     dim = features.shape[-1]
     if dim is None:
         raise ValueError("frequency decoupling needs a known feature size (last axis)")
     low_mask, high_mask = band_bins(dim, cutoff, dc_in_low)
-    signal = tf.cast(features, tf.float32)
-    spectrum = tf.signal.rfft(signal)  # (..., dim // 2 + 1), complex64
-    low = tf.signal.irfft(spectrum * tf.cast(low_mask, spectrum.dtype), fft_length=[dim])
-    high = tf.signal.irfft(spectrum * tf.cast(high_mask, spectrum.dtype), fft_length=[dim])
-    return tf.cast(low, features.dtype), tf.cast(high, features.dtype)
+    signal = ops.cast(features, "float32")
+    real, imag = ops.rfft(signal)  # each (..., dim // 2 + 1), float32
+    low = ops.irfft((real * low_mask, imag * low_mask), fft_length=dim)
+    high = ops.irfft((real * high_mask, imag * high_mask), fft_length=dim)
+    return low, high
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")
 class FrequencyDecoupling(keras.layers.Layer):
     """Keras layer over `decouple`: ``x -> (low, high)`` along the last axis.
 
+    The layer runs in float32 whatever the global dtype policy: without an explicit
+    ``dtype`` it takes the ``"float32"`` policy, so Keras casts half-precision
+    inputs up instead of autocasting them down, and its outputs are float32.
+
     Args:
         cutoff: fraction of the non-DC rfft bins in the low band (default 0.5).
         dc_in_low: put the DC bin into the low band (analysis variant).
-        **kwargs: standard `keras.layers.Layer` arguments.
+        **kwargs: standard `keras.layers.Layer` arguments; ``dtype`` defaults to
+            ``"float32"``.
 
     Example:
-        >>> low, high = FrequencyDecoupling()(tf.random.normal((4, 512)))
-        >>> low.shape
-        TensorShape([4, 512])
+        >>> low, high = FrequencyDecoupling()(np.zeros((4, 512), "float32"))
+        >>> tuple(low.shape), keras.backend.standardize_dtype(low.dtype)
+        ((4, 512), 'float32')
     """
 
     def __init__(self, cutoff: float = 0.5, dc_in_low: bool = False, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # float32 island under mixed precision
         super().__init__(**kwargs)
         band_bins(4, cutoff)  # validates cutoff early
         self.cutoff = cutoff
@@ -112,6 +125,11 @@ class FrequencyDecoupling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape), tuple(input_shape)
+
+    def compute_output_spec(self, inputs):
+        # float32 even under an explicit half-precision policy: `decouple` returns float32.
+        shape = tuple(inputs.shape)
+        return keras.KerasTensor(shape, dtype="float32"), keras.KerasTensor(shape, dtype="float32")
 
     def get_config(self):
         config = super().get_config()

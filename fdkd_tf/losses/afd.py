@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+import numpy as np
+from keras import ops
 
 
 def afd_attention(queries, keys, positional_logits, valid_pairs=None):
@@ -27,13 +28,14 @@ def afd_attention(queries, keys, positional_logits, valid_pairs=None):
     Returns:
         ``(batch, T, S)`` float32 attention weights summing to 1 over ``S``.
     """
-    queries = tf.cast(queries, tf.float32)
-    keys = tf.cast(keys, tf.float32)
+    queries = ops.cast(queries, "float32")
+    keys = ops.cast(keys, "float32")
     scale = math.sqrt(int(queries.shape[-1]))
-    logits = (tf.einsum("bstd,btd->bts", keys, queries) + tf.cast(positional_logits, tf.float32)) / scale
+    logits = (ops.einsum("bstd,btd->bts", keys, queries) + ops.cast(positional_logits, "float32")) / scale
     if valid_pairs is not None:
-        logits = tf.where(tf.cast(valid_pairs, tf.bool)[tf.newaxis], logits, tf.float32.min)
-    return tf.nn.softmax(logits, axis=-1)
+        valid_pairs = ops.expand_dims(ops.cast(valid_pairs, "bool"), 0)  # (1, T, S)
+        logits = ops.where(valid_pairs, logits, float(np.finfo(np.float32).min))
+    return ops.softmax(logits, axis=-1)
 
 
 def afd_loss(attention, teacher_values, student_values):
@@ -52,20 +54,23 @@ def afd_loss(attention, teacher_values, student_values):
         ``(batch,)`` float32 losses; zero when every attended student value
         equals its teacher value.
     """
-    attention = tf.cast(attention, tf.float32)
+    attention = ops.cast(attention, "float32")
     total = 0.0
     for level, (teacher_value, student_value) in enumerate(zip(teacher_values, student_values)):
-        teacher_value = tf.stop_gradient(tf.cast(teacher_value, tf.float32))[:, tf.newaxis, :]  # (batch, 1, n_t)
-        distance = tf.reduce_mean(tf.square(tf.cast(student_value, tf.float32) - teacher_value), axis=-1)  # (batch, S)
-        total = total + tf.reduce_sum(attention[:, level, :] * distance, axis=-1)
+        teacher_value = ops.expand_dims(ops.stop_gradient(ops.cast(teacher_value, "float32")), 1)  # (batch, 1, n_t)
+        distance = ops.mean(ops.square(ops.cast(student_value, "float32") - teacher_value), axis=-1)  # (batch, S)
+        total = total + ops.sum(attention[:, level, :] * distance, axis=-1)
     return total
 
 
 def spatial_energy(feature_map):
     """AFD's value of a feature map: ``mean_c(f^2)`` per position, ``(batch, h, w)``."""
-    return tf.reduce_mean(tf.square(tf.cast(feature_map, tf.float32)), axis=-1)
+    return ops.mean(ops.square(ops.cast(feature_map, "float32")), axis=-1)
 
 
 def l2_normalize(values):
     """Rows scaled to unit L2 norm (zero rows stay zero), over the last axis."""
-    return tf.math.l2_normalize(tf.cast(values, tf.float32), axis=-1, epsilon=1e-12)
+    values = ops.cast(values, "float32")
+    # As TensorFlow's l2_normalize(values, -1, epsilon=1e-12): the squared norm is floored.
+    square_sum = ops.sum(ops.square(values), axis=-1, keepdims=True)
+    return values * ops.rsqrt(ops.maximum(square_sum, 1e-12))

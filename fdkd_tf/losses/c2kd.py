@@ -4,7 +4,9 @@ between the two models' proxies, and the Kendall-tau on-the-fly selection."""
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
+
+from fdkd_tf.losses.reduction import divide_no_nan
 
 
 def kendall_tau(x, y):
@@ -13,7 +15,7 @@ def kendall_tau(x, y):
     ``tau_b = (P - Q) / sqrt((n0 - n1)(n0 - n2))`` over the ``n0 = C(C-1)/2``
     pairs of entries of a row: ``P - Q`` is the sum of
     ``sign(x_i - x_j) * sign(y_i - y_j)`` and ``n0 - n1`` (``n0 - n2``) the number
-    of pairs untied in ``x`` (``y``). Pure TF ops, ``O(C^2)`` per row.
+    of pairs untied in ``x`` (``y``). Pure `keras.ops`, ``O(C^2)`` per row.
 
     Args:
         x: ``(batch, C)``.
@@ -24,18 +26,19 @@ def kendall_tau(x, y):
         constant (scipy gives NaN there).
 
     Example:
-        >>> float(kendall_tau(tf.constant([[1.0, 2.0, 3.0]]), tf.constant([[3.0, 2.0, 1.0]]))[0])
+        >>> import numpy as np
+        >>> float(kendall_tau(np.array([[1.0, 2.0, 3.0]], "float32"), np.array([[3.0, 2.0, 1.0]], "float32"))[0])
         -1.0
     """
-    x = tf.cast(x, tf.float32)
-    y = tf.cast(y, tf.float32)
-    sign_x = tf.sign(x[:, :, tf.newaxis] - x[:, tf.newaxis, :])  # (batch, C, C)
-    sign_y = tf.sign(y[:, :, tf.newaxis] - y[:, tf.newaxis, :])
+    x = ops.cast(x, "float32")
+    y = ops.cast(y, "float32")
+    sign_x = ops.sign(ops.expand_dims(x, 2) - ops.expand_dims(x, 1))  # (batch, C, C)
+    sign_y = ops.sign(ops.expand_dims(y, 2) - ops.expand_dims(y, 1))
     # Every unordered pair appears twice in the full C x C matrix; the factor cancels.
-    concordance = tf.reduce_sum(sign_x * sign_y, axis=[1, 2])
-    untied_x = tf.reduce_sum(tf.abs(sign_x), axis=[1, 2])
-    untied_y = tf.reduce_sum(tf.abs(sign_y), axis=[1, 2])
-    return tf.math.divide_no_nan(concordance, tf.sqrt(untied_x * untied_y))
+    concordance = ops.sum(sign_x * sign_y, axis=(1, 2))
+    untied_x = ops.sum(ops.abs(sign_x), axis=(1, 2))
+    untied_y = ops.sum(ops.abs(sign_y), axis=(1, 2))
+    return divide_no_nan(concordance, ops.sqrt(untied_x * untied_y))
 
 
 def on_the_fly_selection(proxy_logits_a, proxy_logits_b, threshold: float = 0.0):
@@ -55,13 +58,13 @@ def on_the_fly_selection(proxy_logits_a, proxy_logits_b, threshold: float = 0.0)
     Returns:
         ``(batch,)`` float32 mask of 0 and 1, without gradient.
     """
-    tau = kendall_tau(tf.stop_gradient(proxy_logits_a), tf.stop_gradient(proxy_logits_b))
-    return tf.cast(tau > threshold, tf.float32)
+    tau = kendall_tau(ops.stop_gradient(proxy_logits_a), ops.stop_gradient(proxy_logits_b))
+    return ops.cast(tau > threshold, "float32")
 
 
 def _mask_true_class(logits, labels):
     """Logits with the true class's entry set to 0 (C2KD's non-target masking)."""
-    true_class = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1], dtype=logits.dtype)
+    true_class = ops.one_hot(ops.cast(labels, "int32"), ops.shape(logits)[-1], dtype=logits.dtype)
     return logits * (1.0 - true_class)
 
 
@@ -82,11 +85,11 @@ def non_target_kl(student_logits, teacher_logits, labels, temperature: float = 1
         ``(batch,)`` float32 losses; zero when both logit vectors agree off the
         true class.
     """
-    student_logits = _mask_true_class(tf.cast(student_logits, tf.float32), labels) / temperature
-    teacher_logits = tf.stop_gradient(_mask_true_class(tf.cast(teacher_logits, tf.float32), labels)) / temperature
-    teacher_log_probs = tf.nn.log_softmax(teacher_logits, axis=-1)
-    student_log_probs = tf.nn.log_softmax(student_logits, axis=-1)
-    return tf.reduce_sum(tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
+    student_logits = _mask_true_class(ops.cast(student_logits, "float32"), labels) / temperature
+    teacher_logits = ops.stop_gradient(_mask_true_class(ops.cast(teacher_logits, "float32"), labels)) / temperature
+    teacher_log_probs = ops.log_softmax(teacher_logits, axis=-1)
+    student_log_probs = ops.log_softmax(student_logits, axis=-1)
+    return ops.sum(ops.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
 
 
 def selected_non_target_kl(student_proxy_logits, teacher_proxy_logits, labels, selection, temperature: float = 1.0):
@@ -105,4 +108,4 @@ def selected_non_target_kl(student_proxy_logits, teacher_proxy_logits, labels, s
     Returns:
         ``(batch,)`` float32 losses.
     """
-    return tf.cast(selection, tf.float32) * non_target_kl(student_proxy_logits, teacher_proxy_logits, labels, temperature)
+    return ops.cast(selection, "float32") * non_target_kl(student_proxy_logits, teacher_proxy_logits, labels, temperature)

@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from keras import ops
 
 from fdkd_tf.losses.reduction import per_sample_mean
+
+
+def _bilinear_resize(images, size):
+    """Bilinear resize with half-pixel centres and no antialiasing, from primitives.
+
+    The fallback of `resize_to_labels` for a label size known only at run time
+    (a TensorFlow graph with unknown spatial dimensions), which
+    `keras.ops.image.resize` does not accept. It reproduces TensorFlow's
+    ``ResizeBilinear`` kernel (its bilinear ``image.resize``): source
+    coordinate ``(i + 0.5) * in / out - 0.5``, neighbours clamped to the image,
+    interpolation along the width first, then the height; float32 output.
+    """
+    images = ops.cast(images, "float32")
+
+    def neighbours(in_size, out_size):
+        scale = ops.cast(in_size, "float32") / ops.cast(out_size, "float32")
+        source = (ops.cast(ops.arange(out_size), "float32") + 0.5) * scale - 0.5
+        floor = ops.floor(source)
+        lower = ops.maximum(ops.cast(floor, "int32"), 0)
+        upper = ops.minimum(ops.cast(ops.ceil(source), "int32"), ops.cast(in_size, "int32") - 1)
+        return lower, upper, source - floor
+
+    shape = ops.shape(images)
+    top, bottom, y_lerp = neighbours(shape[1], size[0])
+    left, right, x_lerp = neighbours(shape[2], size[1])
+    x_lerp = ops.reshape(x_lerp, (1, 1, -1, 1))
+    y_lerp = ops.reshape(y_lerp, (1, -1, 1, 1))
+
+    def along_width(rows):
+        left_values = ops.take(rows, left, axis=2)
+        return left_values + (ops.take(rows, right, axis=2) - left_values) * x_lerp
+
+    top_values = along_width(ops.take(images, top, axis=1))
+    bottom_values = along_width(ops.take(images, bottom, axis=1))
+    return top_values + (bottom_values - top_values) * y_lerp
 
 
 def resize_to_labels(logits, labels):
@@ -21,17 +55,26 @@ def resize_to_labels(logits, labels):
         labels: ``(batch,)`` or ``(batch, H, W)``.
 
     Returns:
-        The logits, ``(batch, H, W, classes)`` for dense ones.
+        The logits, ``(batch, H, W, classes)`` for dense ones (float32 when
+        resized).
 
     Example:
-        >>> resize_to_labels(tf.zeros((2, 4, 4, 3)), tf.zeros((2, 16, 16), tf.int32)).shape
-        TensorShape([2, 16, 16, 3])
+        >>> import numpy as np
+        >>> tuple(resize_to_labels(np.zeros((2, 4, 4, 3), "float32"), np.zeros((2, 16, 16), "int32")).shape)
+        (2, 16, 16, 3)
     """
-    if logits.shape.rank != 4:
+    if len(logits.shape) != 4:
         return logits
-    if logits.shape[1:3] == labels.shape[1:3] and None not in labels.shape[1:3]:
+    label_size = tuple(labels.shape[1:3])
+    if None in label_size:
+        # Only a TensorFlow graph has unknown dimensions: resize to the run-time size.
+        return _bilinear_resize(logits, ops.shape(labels)[1:3])
+    if tuple(logits.shape[1:3]) == label_size:
         return logits
-    return tf.image.resize(logits, tf.shape(labels)[1:3], method="bilinear")
+    # float32 on every backend, as TensorFlow's resize returns (it computes in float32).
+    return ops.image.resize(
+        ops.cast(logits, "float32"), label_size, interpolation="bilinear", antialias=False, data_format="channels_last"
+    )
 
 
 def cross_entropy(labels, logits, ignore_label=None):
@@ -53,20 +96,21 @@ def cross_entropy(labels, logits, ignore_label=None):
         ``(batch,)`` float32 losses.
 
     Example:
-        >>> labels = tf.constant([[[0, 255]]])  # (1, 1, 2): one ignored pixel
-        >>> cross_entropy(labels, tf.zeros((1, 1, 2, 4)), ignore_label=255).numpy().round(4)
+        >>> import numpy as np
+        >>> labels = np.array([[[0, 255]]])  # (1, 1, 2): one ignored pixel
+        >>> np.asarray(cross_entropy(labels, np.zeros((1, 1, 2, 4), "float32"), ignore_label=255)).round(4)
         array([1.3863], dtype=float32)
     """
-    logits = resize_to_labels(tf.cast(logits, tf.float32), labels)
+    logits = resize_to_labels(ops.cast(logits, "float32"), labels)
     if ignore_label is None:
-        losses = keras.ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        return per_sample_mean(losses) if losses.shape.rank > 1 else losses
-    labels = tf.cast(labels, tf.int32)
-    valid = tf.not_equal(labels, ignore_label)
-    safe_labels = tf.where(valid, labels, tf.zeros_like(labels))
-    losses = keras.ops.sparse_categorical_crossentropy(safe_labels, logits, from_logits=True)
-    losses = tf.where(valid, losses, tf.zeros_like(losses))
-    batch = tf.shape(labels)[0]
-    total = tf.reduce_sum(tf.reshape(losses, [batch, -1]), axis=-1)  # (batch,)
-    count = tf.reduce_sum(tf.reshape(tf.cast(valid, tf.float32), [batch, -1]), axis=-1)
-    return total / tf.maximum(count, 1.0)
+        losses = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        return per_sample_mean(losses) if len(losses.shape) > 1 else losses
+    labels = ops.cast(labels, "int32")
+    valid = ops.not_equal(labels, ignore_label)
+    safe_labels = ops.where(valid, labels, ops.zeros_like(labels))
+    losses = ops.sparse_categorical_crossentropy(safe_labels, logits, from_logits=True)
+    losses = ops.where(valid, losses, ops.zeros_like(losses))
+    batch = ops.shape(labels)[0]
+    total = ops.sum(ops.reshape(losses, (batch, -1)), axis=-1)  # (batch,)
+    count = ops.sum(ops.reshape(ops.cast(valid, "float32"), (batch, -1)), axis=-1)
+    return total / ops.maximum(count, 1.0)

@@ -17,7 +17,7 @@ T 4.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 from fdkd_tf.losses.nkd import non_target_log_probs
 
@@ -28,15 +28,15 @@ def _binary_log_probs(logits, is_target):
     ``log(1 - p_t)`` is the log-sum-exp of the non-target logits minus that of all
     logits, so no ``log(0)`` is taken.
     """
-    log_normalizer = tf.reduce_logsumexp(logits, axis=-1)
-    target_logit = tf.reduce_sum(tf.where(is_target, logits, 0.0), axis=-1)
-    non_target = tf.reduce_logsumexp(tf.where(is_target, tf.constant(-1e9, logits.dtype), logits), axis=-1)
-    return tf.stack([target_logit - log_normalizer, non_target - log_normalizer], axis=-1)  # (batch, 2)
+    log_normalizer = ops.logsumexp(logits, axis=-1)
+    target_logit = ops.sum(ops.where(is_target, logits, 0.0), axis=-1)
+    non_target = ops.logsumexp(ops.where(is_target, -1e9, logits), axis=-1)
+    return ops.stack([target_logit - log_normalizer, non_target - log_normalizer], axis=-1)  # (batch, 2)
 
 
 def _kl(teacher_log_probs, student_log_probs):
     """``sum_i p_i^T (log p_i^T - log p_i^S)`` over the last axis."""
-    return tf.reduce_sum(tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
+    return ops.sum(ops.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
 
 
 def tckd_loss(student_logits, teacher_logits, labels, temperature: float = 4.0):
@@ -51,9 +51,9 @@ def tckd_loss(student_logits, teacher_logits, labels, temperature: float = 4.0):
     Returns:
         ``(batch,)`` float32 losses; 0 when the two target probabilities are equal.
     """
-    student_logits = tf.cast(student_logits, tf.float32) / temperature
-    teacher_logits = tf.stop_gradient(tf.cast(teacher_logits, tf.float32)) / temperature
-    is_target = tf.cast(tf.one_hot(tf.cast(labels, tf.int32), tf.shape(student_logits)[-1]), tf.bool)
+    student_logits = ops.cast(student_logits, "float32") / temperature
+    teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32")) / temperature
+    is_target = ops.cast(ops.one_hot(ops.cast(labels, "int32"), ops.shape(student_logits)[-1]), "bool")
     teacher_binary = _binary_log_probs(teacher_logits, is_target)  # (batch, 2)
     student_binary = _binary_log_probs(student_logits, is_target)
     return temperature**2 * _kl(teacher_binary, student_binary)
@@ -72,12 +72,12 @@ def nckd_loss(student_logits, teacher_logits, labels, temperature: float = 4.0):
         ``(batch,)`` float32 losses; 0 when the non-target distributions are equal
         (always with two classes).
     """
-    student_log_probs, is_target = non_target_log_probs(tf.cast(student_logits, tf.float32), labels, temperature)
-    teacher_logits = tf.stop_gradient(tf.cast(teacher_logits, tf.float32))
+    student_log_probs, is_target = non_target_log_probs(ops.cast(student_logits, "float32"), labels, temperature)
+    teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32"))
     teacher_log_probs, _ = non_target_log_probs(teacher_logits, labels, temperature)
     # At the label both log-probabilities are about -1e9 and p_hat^T is exactly 0.
-    gap = tf.where(is_target, 0.0, teacher_log_probs - student_log_probs)
-    return temperature**2 * tf.reduce_sum(tf.exp(teacher_log_probs) * gap, axis=-1)
+    gap = ops.where(is_target, 0.0, teacher_log_probs - student_log_probs)
+    return temperature**2 * ops.sum(ops.exp(teacher_log_probs) * gap, axis=-1)
 
 
 def dkd_loss(student_logits, teacher_logits, labels, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0):
@@ -95,8 +95,9 @@ def dkd_loss(student_logits, teacher_logits, labels, alpha: float = 1.0, beta: f
         ``(batch,)`` float32 losses; 0 for identical logits.
 
     Example:
-        >>> logits = tf.constant([[2.0, 0.0, -1.0]])
-        >>> float(dkd_loss(logits, logits, tf.constant([0]))[0])
+        >>> import numpy as np
+        >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
+        >>> float(dkd_loss(logits, logits, np.array([0]))[0])
         0.0
     """
     return alpha * tckd_loss(student_logits, teacher_logits, labels, temperature) + beta * nckd_loss(

@@ -3,7 +3,7 @@ Deep Nets"), on pooled features: the paper's "Feat" baseline."""
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 from fdkd_tf.losses.reduction import per_sample_mean
 
@@ -18,6 +18,6 @@ def feature_mse(student_features, teacher_features):
     Returns:
         ``(batch,)`` float32 losses.
     """
-    student_features = tf.cast(student_features, tf.float32)
-    teacher_features = tf.stop_gradient(tf.cast(teacher_features, tf.float32))
-    return per_sample_mean(tf.square(student_features - teacher_features))
+    student_features = ops.cast(student_features, "float32")
+    teacher_features = ops.stop_gradient(ops.cast(teacher_features, "float32"))
+    return per_sample_mean(ops.square(student_features - teacher_features))

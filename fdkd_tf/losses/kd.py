@@ -3,7 +3,7 @@ Knowledge in a Neural Network")."""
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 
 def kd_loss(student_logits, teacher_logits, temperature: float = 4.0):
@@ -20,9 +20,9 @@ def kd_loss(student_logits, teacher_logits, temperature: float = 4.0):
     Returns:
         ``(batch,)`` float32 losses; zero when the logits are equal.
     """
-    student_logits = tf.cast(student_logits, tf.float32) / temperature
-    teacher_logits = tf.stop_gradient(tf.cast(teacher_logits, tf.float32)) / temperature
-    teacher_log_probs = tf.nn.log_softmax(teacher_logits, axis=-1)
-    student_log_probs = tf.nn.log_softmax(student_logits, axis=-1)
-    kl = tf.reduce_sum(tf.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
+    student_logits = ops.cast(student_logits, "float32") / temperature
+    teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32")) / temperature
+    teacher_log_probs = ops.log_softmax(teacher_logits, axis=-1)
+    student_log_probs = ops.log_softmax(student_logits, axis=-1)
+    kl = ops.sum(ops.exp(teacher_log_probs) * (teacher_log_probs - student_log_probs), axis=-1)
     return kl * temperature**2

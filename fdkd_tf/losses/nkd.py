@@ -17,7 +17,7 @@ from the paper and its public code: ``lambda = 1``, ``gamma = 1.5``.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 #: Replaces the target logit so a softmax over all classes is the softmax over the
 #: non-target classes (exp underflows to exactly 0 in float32).
@@ -40,9 +40,9 @@ def non_target_log_probs(logits, labels, temperature: float = 1.0):
         ``-1e9`` at the label, whose probability is exactly 0) and the boolean
         one-hot mask of the labels.
     """
-    is_target = tf.cast(tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1]), tf.bool)
-    masked = tf.where(is_target, tf.constant(_EXCLUDED_LOGIT, logits.dtype), logits / temperature)
-    return tf.nn.log_softmax(masked, axis=-1), is_target
+    is_target = ops.cast(ops.one_hot(ops.cast(labels, "int32"), ops.shape(logits)[-1]), "bool")
+    masked = ops.where(is_target, ops.cast(_EXCLUDED_LOGIT, logits.dtype), logits / temperature)
+    return ops.log_softmax(masked, axis=-1), is_target
 
 
 def nkd_target_loss(student_logits, teacher_logits, labels):
@@ -58,11 +58,11 @@ def nkd_target_loss(student_logits, teacher_logits, labels):
     Returns:
         ``(batch,)`` float32 losses (>= 0).
     """
-    student_logits = tf.cast(student_logits, tf.float32)
-    teacher_logits = tf.stop_gradient(tf.cast(teacher_logits, tf.float32))
-    labels = tf.cast(labels, tf.int32)
-    student_target_log_prob = tf.gather(tf.nn.log_softmax(student_logits, -1), labels, batch_dims=1)
-    teacher_target_prob = tf.gather(tf.nn.softmax(teacher_logits, -1), labels, batch_dims=1)
+    student_logits = ops.cast(student_logits, "float32")
+    teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32"))
+    labels = ops.expand_dims(ops.cast(labels, "int32"), -1)  # (batch, 1)
+    student_target_log_prob = ops.take_along_axis(ops.log_softmax(student_logits, -1), labels, axis=-1)[:, 0]
+    teacher_target_prob = ops.take_along_axis(ops.softmax(teacher_logits, -1), labels, axis=-1)[:, 0]
     return -teacher_target_prob * student_target_log_prob
 
 
@@ -83,12 +83,12 @@ def nkd_non_target_loss(student_logits, teacher_logits, labels, temperature: flo
     Returns:
         ``(batch,)`` float32 losses (>= 0).
     """
-    student_log_probs, is_target = non_target_log_probs(tf.cast(student_logits, tf.float32), labels, temperature)
-    teacher_logits = tf.stop_gradient(tf.cast(teacher_logits, tf.float32))
+    student_log_probs, is_target = non_target_log_probs(ops.cast(student_logits, "float32"), labels, temperature)
+    teacher_logits = ops.stop_gradient(ops.cast(teacher_logits, "float32"))
     teacher_log_probs, _ = non_target_log_probs(teacher_logits, labels, temperature)
-    teacher_probs = tf.exp(teacher_log_probs)  # exactly 0 at the label
-    cross = tf.where(is_target, 0.0, teacher_probs * student_log_probs)
-    return -(temperature**2) * tf.reduce_sum(cross, axis=-1)
+    teacher_probs = ops.exp(teacher_log_probs)  # exactly 0 at the label
+    cross = ops.where(is_target, 0.0, teacher_probs * student_log_probs)
+    return -(temperature**2) * ops.sum(cross, axis=-1)
 
 
 def nkd_loss(student_logits, teacher_logits, labels, temperature: float = 1.0, gamma: float = 1.5):
@@ -105,9 +105,10 @@ def nkd_loss(student_logits, teacher_logits, labels, temperature: float = 1.0, g
         ``(batch,)`` float32 losses.
 
     Example:
-        >>> logits = tf.constant([[2.0, 0.0, -1.0]])
-        >>> nkd_loss(logits, logits, tf.constant([0])).shape
-        TensorShape([1])
+        >>> import numpy as np
+        >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
+        >>> tuple(nkd_loss(logits, logits, np.array([0])).shape)
+        (1,)
     """
     return nkd_target_loss(student_logits, teacher_logits, labels) + gamma * nkd_non_target_loss(
         student_logits, teacher_logits, labels, temperature

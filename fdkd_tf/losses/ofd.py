@@ -3,7 +3,9 @@ Distillation"): margin ReLU on the teacher and the partial L2 distance."""
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
+
+from fdkd_tf.losses.reduction import divide_no_nan
 
 
 def margin_relu(teacher_features, margin):
@@ -20,7 +22,7 @@ def margin_relu(teacher_features, margin):
     Returns:
         Tensor shaped like ``teacher_features``.
     """
-    return tf.maximum(tf.cast(teacher_features, tf.float32), tf.cast(margin, tf.float32))
+    return ops.maximum(ops.cast(teacher_features, "float32"), ops.cast(margin, "float32"))
 
 
 def partial_l2(student_features, target_features):
@@ -37,11 +39,11 @@ def partial_l2(student_features, target_features):
     Returns:
         ``(batch,)`` float32 distances.
     """
-    student_features = tf.cast(student_features, tf.float32)
-    target_features = tf.stop_gradient(tf.cast(target_features, tf.float32))
-    keep = tf.logical_or(student_features > target_features, target_features > 0.0)
-    squared = tf.square(student_features - target_features) * tf.cast(keep, tf.float32)
-    return tf.reduce_sum(tf.reshape(squared, [tf.shape(squared)[0], -1]), axis=-1)
+    student_features = ops.cast(student_features, "float32")
+    target_features = ops.stop_gradient(ops.cast(target_features, "float32"))
+    keep = ops.logical_or(student_features > target_features, target_features > 0.0)
+    squared = ops.square(student_features - target_features) * ops.cast(keep, "float32")
+    return ops.sum(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1)
 
 
 def ofd_loss(student_features, teacher_features, margin):
@@ -61,11 +63,12 @@ def ofd_loss(student_features, teacher_features, margin):
         teacher.
 
     Example:
-        >>> t = tf.constant([[1.0, -2.0]])
-        >>> float(ofd_loss(tf.constant([[1.0, -3.0]]), t, tf.constant([-1.0, -1.0]))[0])
+        >>> import numpy as np
+        >>> t = np.array([[1.0, -2.0]], "float32")
+        >>> float(ofd_loss(np.array([[1.0, -3.0]], "float32"), t, np.array([-1.0, -1.0], "float32"))[0])
         0.0
     """
-    return partial_l2(student_features, margin_relu(tf.stop_gradient(teacher_features), margin))
+    return partial_l2(student_features, margin_relu(ops.stop_gradient(teacher_features), margin))
 
 
 def negative_response_statistics(teacher_features):
@@ -80,11 +83,11 @@ def negative_response_statistics(teacher_features):
     Returns:
         ``(negative_sum, negative_count)``, each ``(C,)`` float32.
     """
-    teacher_features = tf.cast(teacher_features, tf.float32)
+    teacher_features = ops.cast(teacher_features, "float32")
     channels = teacher_features.shape[-1]
-    flat = tf.reshape(teacher_features, [-1, channels])  # (samples * positions, C)
-    negative = tf.cast(flat < 0.0, tf.float32)
-    return tf.reduce_sum(flat * negative, axis=0), tf.reduce_sum(negative, axis=0)
+    flat = ops.reshape(teacher_features, (-1, channels))  # (samples * positions, C)
+    negative = ops.cast(flat < 0.0, "float32")
+    return ops.sum(flat * negative, axis=0), ops.sum(negative, axis=0)
 
 
 def margin_from_statistics(negative_sum, negative_count):
@@ -101,4 +104,5 @@ def margin_from_statistics(negative_sum, negative_count):
     Returns:
         ``(C,)`` float32 margins, all ``<= 0``.
     """
-    return tf.math.divide_no_nan(tf.cast(negative_sum, tf.float32), tf.cast(negative_count, tf.float32))
+    return divide_no_nan(ops.cast(negative_sum, "float32"), ops.cast(negative_count, "float32"))
+

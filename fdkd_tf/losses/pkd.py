@@ -3,7 +3,7 @@ for Object Detectors via Pearson Correlation Coefficient")."""
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 from fdkd_tf.losses.reduction import per_sample_mean
 
@@ -14,9 +14,14 @@ def _standardize_per_channel(features, epsilon: float):
     A pooled vector ``(batch, D)`` is standardized over its ``D`` entries; a map
     ``(batch, ..., C)`` over its positions, channel by channel.
     """
-    axes = [1] if features.shape.rank == 2 else list(range(1, features.shape.rank - 1))
-    mean, variance = tf.nn.moments(features, axes=axes, keepdims=True)
-    return (features - mean) / (tf.sqrt(variance) + epsilon)
+    rank = len(features.shape)
+    axes = (1,) if rank == 2 else tuple(range(1, rank - 1))
+    # The variance is taken around the gradient-stopped mean, as TensorFlow's
+    # `nn.moments` does (same value; the gradient is unchanged since the
+    # deviations sum to 0).
+    mean = ops.mean(features, axis=axes, keepdims=True)
+    variance = ops.mean(ops.square(features - ops.stop_gradient(mean)), axis=axes, keepdims=True)
+    return (features - mean) / (ops.sqrt(variance) + epsilon)
 
 
 def pkd_loss(student_features, teacher_features, epsilon: float = 1e-6):
@@ -45,13 +50,14 @@ def pkd_loss(student_features, teacher_features, epsilon: float = 1e-6):
         is a positive affine map of the teacher's.
 
     Example:
-        >>> x = tf.constant([[1.0, 2.0, 4.0]])
+        >>> import numpy as np
+        >>> x = np.array([[1.0, 2.0, 4.0]], "float32")
         >>> float(pkd_loss(3.0 * x + 1.0, x)[0]) < 1e-6
         True
     """
-    student_features = tf.cast(student_features, tf.float32)
-    teacher_features = tf.stop_gradient(tf.cast(teacher_features, tf.float32))
-    if student_features.shape.rank is not None and student_features.shape.rank < 2:
+    student_features = ops.cast(student_features, "float32")
+    teacher_features = ops.stop_gradient(ops.cast(teacher_features, "float32"))
+    if len(student_features.shape) < 2:
         raise ValueError(f"pkd_loss needs (batch, ...) features, got shape {student_features.shape}")
     difference = _standardize_per_channel(student_features, epsilon) - _standardize_per_channel(teacher_features, epsilon)
-    return per_sample_mean(tf.square(difference)) / 2.0
+    return per_sample_mean(ops.square(difference)) / 2.0

@@ -7,6 +7,9 @@ teacher's modality) and keeps its best-on-validation weights, or loads
 modality's teacher), trains it and keeps each student's best-on-validation weights.
 Test accuracy is computed once, on those weights, after training.
 
+Both stages run under ``train.precision`` (`fdkd_tf.training.precision`); the saved
+``student.keras`` is float32 whatever the training precision.
+
 Segmentation (students with per-pixel logits, e.g. ``deeplabv3plus``) is scored by
 mean IoU over the classes, pixels labelled ``data.ignore_label`` left out: checkpoints
 are selected on ``val_miou`` and ``metrics.json`` reports, per model, ``val_miou``,
@@ -16,6 +19,7 @@ are selected on ``val_miou`` and ``metrics.json`` reports, per model, ``val_miou
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -32,7 +36,8 @@ from fdkd_tf.losses.classification import resize_to_labels
 from fdkd_tf.models import build_classifier
 from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
 from fdkd_tf.training.run_directory import RunDirectory, atomic_path, write_json, write_text
-from fdkd_tf.training.schedules import build_optimizer
+from fdkd_tf.training.compilation import compile_distiller
+from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.strategy import make_strategy
 
@@ -123,7 +128,7 @@ def fit_stage(
     Returns the stage state (best validation accuracy and epoch per student).
     """
     steps_per_epoch = max(math.ceil(bundle.sizes["train"] / config.data.batch_size), 1)
-    distiller.compile(optimizer=build_optimizer(config.train, steps_per_epoch, epochs))
+    compile_distiller(distiller, config.train, steps_per_epoch, epochs)
     checkpoint_dir = run_dir.checkpoints(stage)
     state = restore_stage(checkpoint_dir, distiller)
     if state is not None and state["finished"]:
@@ -227,20 +232,22 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
     distribution = make_strategy(strategy or config.train.strategy)
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
     both = config.distill.direction == "both"
-    with distribution.scope():
+    with distribution.scope(), precision_policy(config.train.precision):
         teachers, teacher_metrics = {}, {}
         for input_key in ("teacher", "student") if both else ("teacher",):
             checkpoint = config.teacher.checkpoint if input_key == "teacher" else config.teacher.reverse_checkpoint
             teachers[input_key], teacher_metrics[bundle.modalities[input_key]] = train_teacher(
                 config, bundle, run_dir, input_key, checkpoint, verbose
             )
-        directions = []
+        directions, builders = [], []
         for student_key in ("student", "teacher") if both else ("student",):
             spec = config.model.student if student_key == "student" else config.model.teacher
             modality = bundle.modalities[student_key]
-            student = build_classifier(spec, bundle.input_shapes[student_key], bundle.num_classes, name=f"student_{modality}")
+            builders.append(functools.partial(
+                build_classifier, spec, bundle.input_shapes[student_key], bundle.num_classes, name=f"student_{modality}"
+            ))
             teacher_key = OTHER[student_key]
-            directions.append(Direction(modality, student_key, student, teacher_key, teachers.get(teacher_key)))
+            directions.append(Direction(modality, student_key, builders[-1](), teacher_key, teachers.get(teacher_key)))
         distiller = build_distiller(config.distill, directions, bundle.num_classes, ignore_label=config.data.ignore_label)
         state = fit_stage(distiller, bundle, config, config.train.epochs, run_dir, "distill", verbose)
     student_metrics = {}
@@ -250,8 +257,8 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
             direction.student, bundle, direction.student_input, state["best"][direction.name], config.data.ignore_label
         )
         path = run_dir.student_model(None if index == 0 else direction.name)
-        with atomic_path(path) as temporary:
-            direction.student.save(temporary)
+        with atomic_path(path) as temporary:  # float32 whatever train.precision was
+            float32_copy(direction.student, builders[index]).save(temporary)
     forward = directions[0].name
     metrics = {
         "method": config.distill.method,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")
@@ -31,10 +31,10 @@ class PolyEpochDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.power = float(power)
 
     def __call__(self, step):
-        epoch = tf.math.floordiv(tf.cast(step, tf.float32), float(self.steps_per_epoch))
-        progress = tf.clip_by_value(1.0 - epoch / float(self.epochs), 0.0, 1.0)
+        epoch = ops.floor(ops.cast(step, "float32") / float(self.steps_per_epoch))
+        progress = ops.clip(1.0 - epoch / float(self.epochs), 0.0, 1.0)
         span = self.initial_learning_rate - self.final_learning_rate
-        return self.final_learning_rate + span * tf.pow(progress, self.power)
+        return self.final_learning_rate + span * ops.power(progress, self.power)
 
     def get_config(self):
         return {
@@ -48,6 +48,9 @@ class PolyEpochDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def build_optimizer(train_config, steps_per_epoch: int, epochs: int) -> keras.optimizers.Optimizer:
     """SGD with momentum (reference) or Adam, with the configured schedule.
+
+    With ``train.gradient_accumulation_steps`` > 1 the optimizer averages that many
+    batches' gradients before each update (Keras' own accumulation).
 
     Args:
         train_config: `fdkd_tf.config.TrainConfig`.
@@ -64,7 +67,11 @@ def build_optimizer(train_config, steps_per_epoch: int, epochs: int) -> keras.op
         )
     else:
         learning_rate = train_config.learning_rate
-    weight_decay = train_config.weight_decay or None
+    options = {
+        "weight_decay": train_config.weight_decay or None,
+        # Keras takes None for "no accumulation" (it refuses 1).
+        "gradient_accumulation_steps": train_config.gradient_accumulation_steps if train_config.gradient_accumulation_steps > 1 else None,
+    }
     if train_config.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate, weight_decay=weight_decay)
-    return keras.optimizers.SGD(learning_rate, momentum=train_config.momentum, weight_decay=weight_decay)
+        return keras.optimizers.Adam(learning_rate, **options)
+    return keras.optimizers.SGD(learning_rate, momentum=train_config.momentum, **options)

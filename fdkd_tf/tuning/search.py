@@ -27,6 +27,7 @@ import yaml
 from fdkd_tf.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
 from fdkd_tf.data import build_datasets
 from fdkd_tf.training.experiment import train_teacher
+from fdkd_tf.training.precision import precision_policy
 from fdkd_tf.training.run_directory import RunDirectory, read_json, write_json, write_text
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.strategy import make_strategy
@@ -159,7 +160,7 @@ def run_search(
     teacher_dir = RunDirectory(os.path.join(output_dir, "teacher"))
     both = config.distill.direction == "both"
     teachers, weights = {}, {}
-    with distribution.scope():
+    with distribution.scope(), precision_policy(config.train.precision):  # the shared teachers
         for input_key in ("teacher", "student") if both else ("teacher",):
             configured = config.teacher.checkpoint if input_key == "teacher" else config.teacher.reverse_checkpoint
             teachers[input_key], _ = train_teacher(config, bundle, teacher_dir, input_key, configured, verbose)

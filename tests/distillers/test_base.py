@@ -64,7 +64,8 @@ def test_direction_both_trains_two_students_with_prefixed_metrics():
     for before, student in zip(students, distiller.students):
         assert any(not np.allclose(b, a) for b, a in zip(before, weights_of(student)))
     outputs = distiller(next(iter(batch_dataset()))[0])
-    assert set(outputs) == {"a", "b"} and outputs["a"].shape == (8, CLASSES)
+    assert set(outputs) == {"a", "b"} and outputs["a"]["student"]["logits"].shape == (8, CLASSES)
+    assert set(outputs["a"]) == {"student", "teacher"}
 
 
 def test_registry_names_match_config_sections():

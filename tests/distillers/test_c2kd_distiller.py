@@ -124,7 +124,7 @@ def test_fit_step_updates_both_models_and_proxies(student_arch, batchnorm):
     assert set(TERMS) | {"loss", "acc", "teacher_acc"} <= set(history.history)
     for old, model in zip(before, tracked):
         assert any(not np.allclose(b, a) for b, a in zip(old, weights_of(model))), model.name
-    assert distiller(next(iter(image_dataset(student_arch)))[0])["b"].shape == (8, CLASSES)
+    assert distiller(next(iter(image_dataset(student_arch)))[0])["b"]["student"]["logits"].shape == (8, CLASSES)
 
 
 def test_config_defaults_are_the_papers():

@@ -84,7 +84,7 @@ def test_direction_both_trains_all_four_models():
     assert {"a_teacher_acc", "b_teacher_acc", "a_kl", "b_teacher_kl"} <= set(history.history)
     for old, model in zip(before, distiller.students + distiller.teachers):
         assert any(not np.allclose(b, a) for b, a in zip(old, weights_of(model)))
-    assert distiller(next(iter(batch_dataset()))[0])["a"].shape == (8, CLASSES)
+    assert distiller(next(iter(batch_dataset()))[0])["a"]["student"]["logits"].shape == (8, CLASSES)
 
 
 def test_config_section_defaults():

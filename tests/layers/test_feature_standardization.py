@@ -95,6 +95,23 @@ def test_signed_log1p_gradient_is_one_over_one_plus_abs():
     np.testing.assert_allclose(tape.gradient(outputs, values).numpy(), 1.0 / (1.0 + np.abs(values.numpy())), rtol=1e-6)
 
 
+@pytest.mark.parametrize("policy,dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+def test_half_precision_is_standardised_in_float32(policy, dtype):
+    features = keras.ops.cast(np.random.default_rng(5).normal(3.0, 2.0, size=(3, 24)), dtype)
+    upcast = np.asarray(keras.ops.cast(features, "float32"))
+    keras.config.set_dtype_policy(policy)
+    try:
+        layer = FeatureStandardization(signed_log=True)
+        clone = FeatureStandardization.from_config(layer.get_config())
+        outputs = layer(features)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert layer.dtype_policy.name == clone.dtype_policy.name == "float32"
+    assert standardize(features).dtype == outputs.dtype == tf.float32  # not the input dtype
+    np.testing.assert_allclose(standardize(features).numpy(), numpy_standardize(upcast), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(outputs.numpy(), numpy_signed_log1p(numpy_standardize(upcast)), rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("signed_log", [False, True])
 def test_layer_matches_numpy_and_config_round_trips(signed_log):
     layer = FeatureStandardization(epsilon=1e-6, signed_log=signed_log, name="std")

@@ -1,5 +1,6 @@
 """Tests of `fdkd_tf.layers.frequency_decoupling` (paper Eq. 1-3) against numpy.fft."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -8,8 +9,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from testing_utils import REPO_ROOT
 
-from fdkd_tf.layers import FrequencyDecoupling, band_bins, decouple
+from fdkd_tf.layers import FrequencyDecoupling, band_bins, decouple, standardize
 
 # Last low bin for (dim, cutoff), worked out by hand from "the first
 # round(cutoff * (dim // 2)) non-DC bins are low, halves rounded up"; every bin after
@@ -126,12 +128,70 @@ def test_dense_maps_are_decoupled_per_pixel_along_channels():
     assert_close_relative(high, expected_high)
 
 
-def test_mixed_precision_input_keeps_its_dtype():
-    features = np.random.default_rng(4).normal(size=(2, 32)).astype(np.float16)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_input_gives_float32_bands(dtype):
+    features = keras.ops.cast(np.random.default_rng(4).normal(size=(2, 32)), dtype)
+    upcast = np.asarray(keras.ops.cast(features, "float32"))
     low, high = decouple(features)
-    assert low.dtype == high.dtype == tf.float16
-    expected_low, _ = numpy_bands(features.astype(np.float32), list(range(1, 9)), [])
-    np.testing.assert_allclose(np.asarray(low, np.float32), expected_low, atol=1e-2)
+    assert low.dtype == high.dtype == tf.float32  # a float32 island, not the input dtype
+    expected_low, expected_high = numpy_bands(upcast, list(range(1, 9)), list(range(9, 17)))
+    assert_close_relative(low, expected_low)
+    assert_close_relative(high, expected_high)
+
+
+@pytest.mark.parametrize("policy,dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+def test_layer_is_a_float32_island_under_mixed_precision(policy, dtype):
+    features = keras.ops.cast(np.random.default_rng(8).normal(size=(3, 64)), dtype)
+    keras.config.set_dtype_policy(policy)
+    try:
+        layer = FrequencyDecoupling(cutoff=0.25)
+        clone = FrequencyDecoupling.from_config(layer.get_config())
+        outputs = layer(features)
+        symbolic = layer(keras.Input((64,), dtype=dtype))
+        explicit = FrequencyDecoupling(dtype=policy)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert layer.dtype_policy.name == clone.dtype_policy.name == "float32"
+    assert explicit.dtype_policy.name == policy  # an explicit dtype is still honoured
+    expected = decouple(keras.ops.cast(features, "float32"), cutoff=0.25)
+    for band, symbolic_band, expected_band in zip(outputs, symbolic, expected):
+        assert band.dtype == tf.float32 and symbolic_band.dtype == "float32"
+        np.testing.assert_allclose(band, expected_band, atol=1e-6)
+
+
+def test_jax_backend_matches_tensorflow(tmp_path):
+    """`decouple` and `standardize` are keras.ops only: the JAX backend gives TF's numbers."""
+    rng = np.random.default_rng(9)
+    inputs = {"pooled": rng.normal(1.0, 2.0, size=(4, 21)), "maps": rng.normal(size=(2, 3, 3, 16))}
+    inputs = {key: value.astype(np.float32) for key, value in inputs.items()}
+    input_path, output_path = tmp_path / "x.npz", tmp_path / "y.npz"
+    np.savez(input_path, **inputs)
+    script = textwrap.dedent(
+        f"""
+        import keras, numpy as np
+        assert keras.backend.backend() == "jax", keras.backend.backend()
+        from fdkd_tf.layers.feature_standardization import standardize
+        from fdkd_tf.layers.frequency_decoupling import decouple
+        results = {{}}
+        for key, x in np.load({str(input_path)!r}).items():
+            results[key + "_low"], results[key + "_high"] = decouple(x, 0.25)
+            results[key + "_dc_low"], results[key + "_dc_high"] = decouple(x, 0.5, dc_in_low=True)
+            results[key + "_std"] = standardize(x)
+        assert all(str(v.dtype) == "float32" for v in results.values())
+        np.savez({str(output_path)!r}, **{{k: np.asarray(v) for k, v in results.items()}})
+        """
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jax_results = np.load(output_path)
+    for key, x in inputs.items():
+        expected = dict(zip(("low", "high"), decouple(x, 0.25)))
+        expected.update(zip(("dc_low", "dc_high"), decouple(x, 0.5, dc_in_low=True)))
+        expected["std"] = standardize(x)
+        for name, value in expected.items():
+            np.testing.assert_allclose(jax_results[f"{key}_{name}"], value, atol=1e-5, err_msg=f"{key}_{name}")
 
 
 @pytest.mark.parametrize("dim,cutoff", [(512, 0.5), (7, 0.5), (9, 0.25)])

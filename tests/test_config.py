@@ -103,6 +103,33 @@ def test_out_of_range_names_the_key(write_config, key_path, value):
     assert_config_error(write_config(key_path, value), f"'{key_path}'", repr(value))
 
 
+@pytest.mark.parametrize(
+    "key_path,value",
+    [
+        ("train.precision", "float8"),
+        ("train.precision", "float16"),
+        ("train.jit_compile", "yes"),
+        ("train.jit_compile", 1),
+        ("train.steps_per_execution", 0),
+        ("train.steps_per_execution", 1.5),
+        ("train.gradient_accumulation_steps", 0),
+        ("train.gradient_accumulation_steps", "two"),
+    ],
+)
+def test_bad_execution_keys_name_the_key(write_config, key_path, value):
+    message = assert_config_error(write_config(key_path, value), f"'{key_path}'", repr(value))
+    assert "\n" not in message
+
+
+def test_execution_keys_load():
+    config = config_from_dict(
+        {"train": {"precision": "mixed_bfloat16", "jit_compile": True, "steps_per_execution": 4, "gradient_accumulation_steps": 2}}
+    )
+    assert (config.train.precision, config.train.jit_compile) == ("mixed_bfloat16", True)
+    assert (config.train.steps_per_execution, config.train.gradient_accumulation_steps) == (4, 2)
+    assert ExperimentConfig().train.precision == "float32" and ExperimentConfig().train.jit_compile == "auto"
+
+
 def test_unknown_method_names_distill_method(write_config):
     assert_config_error(write_config("distill.method", "dkd_typo"), "'distill.method'", "'dkd_typo'", "fdcmkd")
 

@@ -203,7 +203,10 @@ class Distiller(keras.Model):
             if self.uses_teacher and direction.teacher is None:
                 raise ValueError(f"method {method} needs a teacher for {direction.name!r}")
             if direction.teacher is not None:
-                direction.teacher.trainable = self.trains_teacher
+                # Every sublayer explicitly: a reloaded teacher's layers keep the saved
+                # flag while the layers they create inside (a head's Dense) do not.
+                for layer in direction.teacher._flatten_layers():
+                    layer.trainable = self.trains_teacher
             modules = {}
             if self.uses_projection:
                 projection_layer = build_projection(
@@ -422,37 +425,39 @@ class Distiller(keras.Model):
             targets, logits = y, resize_to_labels(logits, y)
         return super().compute_metrics(x, targets, logits, sample_weight)
 
-    def train_step(self, data):
-        """One optimisation step on the TensorFlow backend.
+    if keras.backend.backend() == "tensorflow":  # Keras' JAX and torch steps take other arguments
 
-        This is Keras 3's own TensorFlow ``train_step``, in the same order: the
-        forward pass (`call`) and `compute_loss` under a gradient tape, the
-        ``loss`` tracker, ``optimizer.scale_loss`` (the `LossScaleOptimizer` of
-        ``mixed_float16``), gradients of the trainable weights, and
-        ``optimizer.apply_gradients``, which accumulates over
-        ``gradient_accumulation_steps``. What it adds: under a
-        `LossScaleOptimizer` it logs the current scale as ``loss_scale``, so a run
-        whose float16 activations keep overflowing (the scale halving step after
-        step, each such step skipped) shows it in the logs and TensorBoard instead
-        of silently training less. On JAX and torch, Keras' own step calls the
-        same `compute_loss`.
-        """
-        import tensorflow as tf  # train_step is TensorFlow-only; Keras' trainers serve the others
+        def train_step(self, data):
+            """One optimisation step on the TensorFlow backend.
 
-        inputs, labels = data[0], data[1]
-        with tf.GradientTape() as tape:
-            outputs = self(inputs, training=True)
-            loss = self.compute_loss(inputs, labels, outputs, training=True)
-            replicas = replicas_in_sync()
-            self._loss_tracker.update_state(loss * replicas if replicas > 1 else loss, sample_weight=tf.shape(labels)[0])
-            scaled = self.optimizer.scale_loss(loss)
-        variables = self.trainable_weights
-        gradients = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
-        logs = self.compute_metrics(inputs, labels, outputs)
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            logs["loss_scale"] = ops.convert_to_tensor(self.optimizer.dynamic_scale)
-        return logs
+            This is Keras 3's own TensorFlow ``train_step``, in the same order: the
+            forward pass (`call`) and `compute_loss` under a gradient tape, the
+            ``loss`` tracker, ``optimizer.scale_loss`` (the `LossScaleOptimizer` of
+            ``mixed_float16``), gradients of the trainable weights, and
+            ``optimizer.apply_gradients``, which accumulates over
+            ``gradient_accumulation_steps``. What it adds: under a
+            `LossScaleOptimizer` it logs the current scale as ``loss_scale``, so a run
+            whose float16 activations keep overflowing (the scale halving step after
+            step, each such step skipped) shows it in the logs and TensorBoard instead
+            of silently training less. On JAX and torch, Keras' own step calls the
+            same `compute_loss`.
+            """
+            import tensorflow as tf  # train_step is TensorFlow-only; Keras' trainers serve the others
+
+            inputs, labels = data[0], data[1]
+            with tf.GradientTape() as tape:
+                outputs = self(inputs, training=True)
+                loss = self.compute_loss(inputs, labels, outputs, training=True)
+                replicas = replicas_in_sync()
+                self._loss_tracker.update_state(loss * replicas if replicas > 1 else loss, sample_weight=tf.shape(labels)[0])
+                scaled = self.optimizer.scale_loss(loss)
+            variables = self.trainable_weights
+            gradients = tape.gradient(scaled, variables)
+            self.optimizer.apply_gradients(zip(gradients, variables))
+            logs = self.compute_metrics(inputs, labels, outputs)
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                logs["loss_scale"] = ops.convert_to_tensor(self.optimizer.dynamic_scale)
+            return logs
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
         """`keras.Model.compile`; the loss is the method's, so ``loss`` and
@@ -463,6 +468,13 @@ class Distiller(keras.Model):
                 "do not pass loss/loss_weights to compile (set the method's weights, e.g. ce_weight)"
             )
         super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded distiller from its saved compile arguments and builds
+        the optimizer, so that its saved state (momentum, loss scale) loads too."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def cross_entropy_term(self, labels, student_out, weight: float = 1.0):
         """The student's own task term, shared by every method: ``{"ce": ...}``."""

@@ -13,6 +13,9 @@ from fdkd_tf.training.schedules import build_optimizer
 def compile_distiller(distiller, train_config, steps_per_epoch: int, epochs: int) -> None:
     """Compiles ``distiller`` with the optimizer and execution settings of ``train_config``.
 
+    Every method compiles under XLA (``train.jit_compile: true``); each is
+    checked equal to the eager step in ``tests/distillers/test_keras_contract.py``.
+
     Args:
         distiller: a `fdkd_tf.distillers.Distiller` (or any `keras.Model` whose
             loss is its own).
@@ -20,19 +23,9 @@ def compile_distiller(distiller, train_config, steps_per_epoch: int, epochs: int
         steps_per_epoch: batches per epoch (the learning-rate schedule counts
             batches, also with gradient accumulation).
         epochs: length of the stage.
-
-    Raises:
-        ValueError: when XLA is forced on for a method that cannot be compiled
-            (the method's ``supports_xla`` is False), naming the method and the key.
     """
-    jit_compile = train_config.jit_compile
-    if jit_compile is True and not getattr(distiller, "supports_xla", True):
-        raise ValueError(
-            f"distill.method of {type(distiller).__name__} cannot run under XLA "
-            f"({distiller.xla_limitation}); set train.jit_compile to auto or false"
-        )
     distiller.compile(
         optimizer=build_optimizer(train_config, steps_per_epoch, epochs),
-        jit_compile=jit_compile,
+        jit_compile=train_config.jit_compile,
         steps_per_execution=train_config.steps_per_execution,
     )

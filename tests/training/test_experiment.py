@@ -55,6 +55,24 @@ def test_run_directory_and_metrics(repo_root, tmp_path):
     assert saved["student"]["val_accuracy"] == pytest.approx(state["best"]["fou"]["val_accuracy"])
 
 
+def test_mixed_precision_run_trains_in_half_and_saves_a_float32_student(repo_root, tmp_path):
+    config = _config(
+        repo_root, "train.epochs=2", "train.precision=mixed_float16",
+        "train.steps_per_execution=2", "train.gradient_accumulation_steps=2",
+    )
+    metrics = experiment.run_experiment(config, str(tmp_path))
+    assert keras.config.dtype_policy().name == "float32"  # the run restores the global policy
+    assert metrics["student"]["val_accuracy"] > 0.2  # it learned (10 classes), despite float16
+    student = keras.saving.load_model(tmp_path / "student.keras")
+    assert {layer.dtype_policy.name for layer in student.layers} == {"float32"}
+    bundle = experiment.build_datasets(config.data, seed=0)
+    inputs, _ = next(iter(bundle.val))
+    assert student(inputs["student"])["logits"].dtype == "float32"
+    assert experiment.evaluate_accuracy(student, bundle.val, "student") == pytest.approx(
+        metrics["student"]["val_accuracy"], abs=0.01  # float32 inference of float16-trained weights
+    )
+
+
 def test_killed_run_resumes_where_it_stopped(repo_root, tmp_path, monkeypatch):
     reference = experiment.run_experiment(_config(repo_root), str(tmp_path / "reference"))
 

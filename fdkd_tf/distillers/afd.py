@@ -152,6 +152,7 @@ def _batch_norm(name: str):
 class AttentionFeatureDistillation(Distiller):
     """AFD over the ``hint`` and ``features`` levels (config ``distill.afd``)."""
 
+    method = "afd"
     settings_class = AFDConfig
 
     def term_names(self):

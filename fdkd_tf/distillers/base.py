@@ -169,6 +169,8 @@ class Distiller(keras.Model):
         >>> distiller.fit(paired_dataset, epochs=2)  # doctest: +SKIP
     """
 
+    #: The method's name in the registry and config (``distill.method``).
+    method: str = "distiller"
     #: The method's settings dataclass (`fdkd_tf.config`), or None.
     settings_class = None
     #: Whether the method needs a teacher (``none`` does not).
@@ -182,7 +184,7 @@ class Distiller(keras.Model):
     extra_accuracy_heads: tuple[str, ...] = ()
 
     def __init__(self, directions, num_classes: int, settings: Any = None, projection: str = "auto", ignore_label: Optional[int] = None, **kwargs):
-        method = type(self).__name__
+        method = self.method
         fields = {f.name for f in dataclasses.fields(self.settings_class)} if self.settings_class else set()
         overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
         settings = resolve_settings(self.settings_class, settings, overrides, method)

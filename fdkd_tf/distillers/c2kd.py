@@ -72,6 +72,7 @@ def build_proxy(hint_shape: tuple, num_classes: int, units: int, batchnorm: bool
 class CustomizedCrossModalDistillation(Distiller):
     """C2KD with both models learning (config ``distill.c2kd``)."""
 
+    method = "c2kd"
     settings_class = C2KDConfig
 
     trains_teacher = True

@@ -23,6 +23,7 @@ class RelationDistillation(Distiller):
     replica-independent.
     """
 
+    method = "dist"
     settings_class = DISTConfig
 
     def build_modules(self, direction):

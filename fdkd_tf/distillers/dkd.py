@@ -58,6 +58,7 @@ class DecoupledDistillation(Distiller):
     ``beta``); ``warmup`` logs ``w(e)`` itself and is not added to the loss.
     """
 
+    method = "dkd"
     settings_class = DKDConfig
 
     def __init__(self, *args, **kwargs):

@@ -42,6 +42,7 @@ class MutualLearning(Distiller):
     with ``other`` detached; at the default ``T = 1`` it is DML's KL exactly.
     """
 
+    method = "dml"
     settings_class = DMLConfig
 
     trains_teacher = True

@@ -47,6 +47,7 @@ def _head(num_classes: int, dim: int, name: str):
 class FrequencyDecoupledDistillation(Distiller):
     """FD-CMKD with the heads of the reference code (config ``distill.fdcmkd``)."""
 
+    method = "fdcmkd"
     settings_class = FDCMKDConfig
 
     uses_projection = True

@@ -16,6 +16,7 @@ class FeatureDistillation(Distiller):
     projection when student and teacher feature sizes differ (config
     ``distill.feat``, ``distill.projection``)."""
 
+    method = "feat"
     settings_class = FeatConfig
 
     uses_projection = True

@@ -13,6 +13,7 @@ from fdkd_tf.losses import kd_loss
 class LogitDistillation(Distiller):
     """``ce_weight * CE + kd_weight * T^2 KL(p_t^T || p_s^T)`` (config ``distill.kd``)."""
 
+    method = "kd"
     settings_class = KDConfig
 
     def term_names(self):

@@ -23,6 +23,7 @@ class NormalizedDistillation(Distiller):
     ``gamma``; neither term is 0 for a student equal to its teacher.
     """
 
+    method = "nkd"
     settings_class = NKDConfig
 
     def build_modules(self, direction):

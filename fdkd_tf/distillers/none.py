@@ -14,6 +14,8 @@ from fdkd_tf.distillers.base import Distiller
 class NoDistillation(Distiller):
     """Cross-entropy on the student's own head; no teacher is needed."""
 
+    method = "none"
+
     uses_teacher = False
 
     def term_names(self):

@@ -79,6 +79,7 @@ class _NegativeResponseMargin(keras.layers.Layer):
 class OverhaulDistillation(Distiller):
     """OFD on the pooled pre-ReLU features (config ``distill.ofd``)."""
 
+    method = "ofd"
     settings_class = OFDConfig
 
     def term_names(self):

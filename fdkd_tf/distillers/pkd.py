@@ -24,6 +24,7 @@ from fdkd_tf.losses import pkd_loss
 class PearsonDistillation(Distiller):
     """``ce_weight * CE + pkd_weight * (1 - Pearson(W s, t))`` (config ``distill.pkd``)."""
 
+    method = "pkd"
     settings_class = PKDConfig
 
     uses_projection = True

@@ -159,6 +159,7 @@ def _direction():
 @pytest.mark.parametrize("method", sorted(REGISTRY))
 def test_every_method_builds_with_the_paper_defaults(method):
     distiller_class, _ = REGISTRY[method]
+    assert distiller_class.method == method  # errors name the config section distill.<method>
     distiller = distiller_class(_direction(), num_classes=CLASSES)
     if distiller_class.settings_class is not None:
         assert distiller.settings == distiller_class.settings_class()

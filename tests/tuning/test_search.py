@@ -201,3 +201,17 @@ def test_tune_section_is_validated(repo_root):
     with pytest.raises(ConfigError, match="'tune.lambda2_min' must be > 0"):
         _config(repo_root, "tune.lambda2_min=0")
     assert _config(repo_root, "tune.tune_learning_rate=true").tune.tune_learning_rate is True
+
+
+def test_trials_use_the_configured_precision_and_execution_keys(repo_root):
+    from fdkd_tf.data import build_datasets
+
+    config = _config(repo_root, "train.precision=mixed_float16", "train.gradient_accumulation_steps=2", "data.ignore_label=7")
+    bundle = build_datasets(config.data, seed=0)
+    teacher = experiment.build_classifier(config.model.teacher, bundle.input_shapes["teacher"], 10, name="teacher_pix")
+    trial = hypermodel_module.DistillerHyperModel(config, bundle, {"teacher": teacher}).build(keras_tuner.HyperParameters())
+    assert trial.students[0].compute_dtype == "float16" and trial.dtype_policy.name == "mixed_float16"
+    assert isinstance(trial.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert trial.optimizer.inner_optimizer.gradient_accumulation_steps == 2
+    assert trial.ignore_label == 7  # the trial's distiller gets data.ignore_label, as a run's does
+    assert keras.config.dtype_policy().name == "float32"

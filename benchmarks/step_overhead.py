@@ -24,7 +24,10 @@ drift or other load on the machine hits all alike; on a shared machine prefer
 
 Both wall time and the process's CPU time (all its threads) are reported: on a
 machine shared with other work, wall time swings with the load while CPU time
-stays close to the work done. ``--small`` runs a quick smoke test at toy sizes.
+stays close to the work done. ``--precision`` and ``--jit-compile`` set
+``train.precision`` and ``train.jit_compile`` for every method
+(`step_precision.py` compares those settings against each other in one run).
+``--small`` runs a quick smoke test at toy sizes.
 Results: docs/performance.md.
 """
 
@@ -47,6 +50,7 @@ import tensorflow as tf  # noqa: E402
 from fdkd_tf.config import DistillConfig, ModelSpec  # noqa: E402
 from fdkd_tf.distillers import Direction, available, build_distiller  # noqa: E402
 from fdkd_tf.models import build_classifier  # noqa: E402
+from fdkd_tf.training.precision import PRECISIONS, precision_policy  # noqa: E402
 
 # Sizes left unset on the command line: AVE sizes, or toy sizes with --small.
 FULL_SIZES = {"batch_size": 64, "height": 257, "width": 1004, "frame_size": 224}
@@ -86,14 +90,16 @@ def synthetic_dataset(batch_size, spectrogram_shape, frame_shape, num_classes, s
     return tf.data.Dataset.from_tensors((inputs, labels)).repeat()
 
 
-def build_method(method, spectrogram_shape, frame_shape, num_classes, jit_compile):
-    """A compiled distiller of ``method`` with a ResNet-18 student and teacher."""
+def build_method(method, spectrogram_shape, frame_shape, num_classes, jit_compile, precision="float32"):
+    """A compiled distiller of ``method`` with a ResNet-18 student and teacher,
+    built under the dtype policy ``precision`` (``train.precision``)."""
     keras.utils.set_random_seed(0)
     resnet = ModelSpec(arch="resnet18")
-    student = build_classifier(resnet, spectrogram_shape, num_classes, name="student_audio")
-    teacher = build_classifier(resnet, frame_shape, num_classes, name="teacher_visual")
-    direction = Direction("audio", "student", student, "teacher", teacher)
-    distiller = build_distiller(DistillConfig(method=method), [direction], num_classes)
+    with precision_policy(precision):
+        student = build_classifier(resnet, spectrogram_shape, num_classes, name="student_audio")
+        teacher = build_classifier(resnet, frame_shape, num_classes, name="teacher_visual")
+        direction = Direction("audio", "student", student, "teacher", teacher)
+        distiller = build_distiller(DistillConfig(method=method), [direction], num_classes)
     distiller.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         jit_compile="auto" if jit_compile is None else jit_compile,
@@ -179,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rounds over the methods")
     parser.add_argument("--methods", default="none,feat,fdcmkd", help="comma-separated method names")
     parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None, help="XLA (default: Keras 'auto', off on CPU)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="dtype policy of every model (train.precision)")
     parser.add_argument("--no-teacher-forward", action="store_true", help="skip timing the teacher's forward pass alone")
     parser.add_argument("--small", action="store_true", help="quick smoke run at toy sizes")
     parser.add_argument("--output", default=None, help="write the results to this JSON file")
@@ -199,7 +206,9 @@ def main(argv=None) -> int:
     spectrogram_shape = (args.height, args.width, 1)
     frame_shape = (args.frame_size, args.frame_size, 3)
     dataset = synthetic_dataset(args.batch_size, spectrogram_shape, frame_shape, args.num_classes)
-    distillers = {m: build_method(m, spectrogram_shape, frame_shape, args.num_classes, args.jit_compile) for m in methods}
+    distillers = {
+        m: build_method(m, spectrogram_shape, frame_shape, args.num_classes, args.jit_compile, args.precision) for m in methods
+    }
 
     warmup_seconds = {}
     for method, distiller in distillers.items():
@@ -230,6 +239,7 @@ def main(argv=None) -> int:
             "settings": {
                 **{k: getattr(args, k) for k in ("batch_size", "height", "width", "frame_size", "num_classes", "steps", "warmup", "repeats", "small")},
                 "methods": methods,
+                "precision": args.precision,
                 "jit_compile": {m: bool(d.jit_compile) for m, d in distillers.items()},
             },
             "machine": {

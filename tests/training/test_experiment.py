@@ -55,15 +55,17 @@ def test_run_directory_and_metrics(repo_root, tmp_path):
     assert saved["student"]["val_accuracy"] == pytest.approx(state["best"]["fou"]["val_accuracy"])
 
 
-def test_mixed_precision_run_trains_in_half_and_saves_a_float32_student(repo_root, tmp_path):
+def test_mixed_precision_run_learns_and_saves_a_float32_student(repo_root, tmp_path):
     config = _config(
-        repo_root, "train.epochs=2", "train.precision=mixed_float16",
-        "train.steps_per_execution=2", "train.gradient_accumulation_steps=2",
+        repo_root, "train.epochs=3", "train.learning_rate=0.03", "train.steps_per_execution=2",
+        "train.precision=mixed_float16",
     )
-    metrics = experiment.run_experiment(config, str(tmp_path))
+    metrics = experiment.run_experiment(config, str(tmp_path / "mixed"))
     assert keras.config.dtype_policy().name == "float32"  # the run restores the global policy
-    assert metrics["student"]["val_accuracy"] > 0.2  # it learned (10 classes), despite float16
-    student = keras.saving.load_model(tmp_path / "student.keras")
+    # Chance is 0.1; float32 reaches 0.46 here. Unscaled float16 gradients (32,768x too
+    # small) would leave the student at its initial accuracy.
+    assert metrics["student"]["val_accuracy"] > 0.3
+    student = keras.saving.load_model(tmp_path / "mixed" / "student.keras")
     assert {layer.dtype_policy.name for layer in student.layers} == {"float32"}
     bundle = experiment.build_datasets(config.data, seed=0)
     inputs, _ = next(iter(bundle.val))

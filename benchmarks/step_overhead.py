@@ -173,6 +173,13 @@ def markdown(summaries, ratio_rows):
     return "\n".join(lines)
 
 
+def write_result(path, result) -> None:
+    """Writes a benchmark's results as indented JSON and says where."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+    print(f"\nwrote {path}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=None, help="default 64 (8 with --small)")
@@ -255,9 +262,7 @@ def main(argv=None) -> int:
             "step_seconds": step_seconds,
             "warmup_seconds": warmup_seconds,
         }
-        with open(args.output, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
-        print(f"\nwrote {args.output}")
+        write_result(args.output, result)
     return 0
 
 

@@ -17,7 +17,6 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -25,7 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from step_overhead import FULL_SIZES, SMALL_SIZES, build_method, summarize, synthetic_dataset, time_steps  # noqa: E402
+from step_overhead import (  # noqa: E402
+    FULL_SIZES, SMALL_SIZES, build_method, summarize, synthetic_dataset, time_steps, write_result,
+)
 
 from fdkd_tf.training.precision import PRECISIONS  # noqa: E402
 
@@ -90,9 +91,7 @@ def main(argv=None) -> int:
             "step_seconds": seconds,
             "warmup_seconds": warmup,
         }
-        with open(args.output, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2)
-        print(f"\nwrote {args.output}")
+        write_result(args.output, result)
     return 0
 
 

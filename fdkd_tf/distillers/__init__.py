@@ -1,7 +1,8 @@
 """Distillation methods, one file each, selected by name from the config.
 
-Adding a method = one file with a `Distiller` subclass + one entry below + its
-config section in `fdkd_tf.config.DistillConfig`.
+Adding a method = one file with a `Distiller` subclass (its ``method`` name and
+``settings_class``, registered with `keras.saving.register_keras_serializable`) + one
+entry below + its config section in `fdkd_tf.config.DistillConfig`.
 """
 
 from __future__ import annotations

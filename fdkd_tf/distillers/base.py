@@ -320,10 +320,17 @@ class Distiller(keras.Model):
                 else:
                     tracker = keras.metrics.SparseCategoricalAccuracy(name=name)
                 accuracy_trackers.append(tracker)
-        self._term_trackers = {tracker.name: tracker for tracker in term_trackers}
-        self._accuracy_trackers = {tracker.name: tracker for tracker in accuracy_trackers}
+        # Held only by the two groups: Keras would list (and reset) a metric held twice.
         self.method_terms = MetricGroup(term_trackers, name="method_terms")
         self.head_scores = MetricGroup(accuracy_trackers, name="head_scores")
+
+    @property
+    def _term_trackers(self) -> dict:
+        return {tracker.name: tracker for tracker in self.method_terms.metrics}
+
+    @property
+    def _accuracy_trackers(self) -> dict:
+        return {tracker.name: tracker for tracker in self.head_scores.metrics}
 
     def call(self, inputs, training=False):
         """The forward pass of every direction.

@@ -110,6 +110,8 @@ def test_compiled_metrics_are_logged_beside_the_method_metrics():
     assert history["sparse_categorical_accuracy"] == pytest.approx(history["acc"])
     assert history["val_sparse_categorical_accuracy"] == pytest.approx(history["val_acc"])
     assert {"low", "high", "align_low_s", "low_acc", "high_acc", "loss"} <= set(history)
+    variables = distiller.metrics_variables  # each metric held once (JAX threads these as state)
+    assert len({id(v) for v in variables}) == len(variables)
 
 
 def test_standard_callbacks_with_default_modes(tmp_path):

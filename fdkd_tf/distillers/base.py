@@ -325,6 +325,12 @@ class Distiller(keras.Model):
         self.head_scores = MetricGroup(accuracy_trackers, name="head_scores")
 
     @property
+    def method_metrics(self) -> list:
+        """The method's own metrics, one per term and per head, each logged under its
+        name (Keras' `metrics` lists them as their two groups)."""
+        return [*self.method_terms.metrics, *self.head_scores.metrics]
+
+    @property
     def _term_trackers(self) -> dict:
         return {tracker.name: tracker for tracker in self.method_terms.metrics}
 

@@ -159,10 +159,10 @@ def test_dense_students_report_miou_under_the_selection_name():
     both = make_segmentation_distiller("fdcmkd", both=True)
 
     assert forward.accuracy_metric(forward.directions[0]) == "miou"
-    assert {"miou", "low_miou", "high_miou"} <= {m.name for m in forward.metrics}
-    assert not any(m.name.endswith("acc") for m in forward.metrics)
+    assert {"miou", "low_miou", "high_miou"} <= {m.name for m in forward.method_metrics}
+    assert not any(m.name.endswith("acc") for m in forward.method_metrics)
     assert [both.accuracy_metric(d) for d in both.directions] == ["depth_miou", "rgb_miou"]
-    assert {"depth_low_miou", "rgb_high_miou"} <= {m.name for m in both.metrics}
+    assert {"depth_low_miou", "rgb_high_miou"} <= {m.name for m in both.method_metrics}
 
 
 def test_logged_miou_and_evaluation_match_numpy():

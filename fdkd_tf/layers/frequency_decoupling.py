@@ -85,7 +85,7 @@ def decouple(features, cutoff: float = 0.5, dc_in_low: bool = False):
     dim = features.shape[-1]
     if dim is None:
         raise ValueError("frequency decoupling needs a known feature size (last axis)")
-    low_mask, high_mask = band_bins(dim, cutoff, dc_in_low)
+    low_mask, high_mask = (ops.convert_to_tensor(mask) for mask in band_bins(dim, cutoff, dc_in_low))
     signal = ops.cast(features, "float32")
     real, imag = ops.rfft(signal)  # each (..., dim // 2 + 1), float32
     low = ops.irfft((real * low_mask, imag * low_mask), fft_length=dim)

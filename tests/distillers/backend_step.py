@@ -11,22 +11,25 @@ core needs none.
 
 from __future__ import annotations
 
-import importlib.abc
 import sys
 
 METHODS = ("fdcmkd", "kd", "feat")
 
 
-class _BlockTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_text", "tensorflow_io"):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)", name=name)
-        return None
+BLOCKED = ("tensorflow", "tensorflow_text", "tensorflow_io")
 
 
-def main(output: str, block_tensorflow: bool) -> None:
-    if block_tensorflow:
-        sys.meta_path.insert(0, _BlockTensorFlow())
+def block_tensorflow() -> None:
+    """Makes TensorFlow look uninstalled: ``import tensorflow`` raises
+    `ModuleNotFoundError` and ``importlib.util.find_spec`` returns None (what
+    libraries that probe for it, like torch's dynamo, expect)."""
+    for name in BLOCKED:
+        sys.modules[name] = None
+
+
+def main(output: str, without_tensorflow: bool) -> None:
+    if without_tensorflow:
+        block_tensorflow()
     import numpy as np
 
     import fdkd_tf.distillers  # noqa: F401  (the imports the no-TensorFlow check is about)
@@ -53,7 +56,7 @@ def main(output: str, block_tensorflow: bool) -> None:
             results[f"{method}/log/{name}"] = np.asarray(value, "float64")
         for index, value in enumerate(distiller.get_weights()):
             results[f"{method}/weight/{index}"] = np.asarray(value)
-    results["tensorflow_imported"] = np.array("tensorflow" in sys.modules)
+    results["tensorflow_imported"] = np.array(sys.modules.get("tensorflow") is not None)
     np.savez(output, **results)
 
 

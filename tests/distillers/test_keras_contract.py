@@ -98,6 +98,15 @@ def test_gradient_accumulation_under_two_replicas_is_refused_in_one_line(mirrore
     assert "\n" not in str(error.value) and "data.batch_size" in str(error.value)
 
 
+def test_xla_under_two_replicas_is_refused_in_one_line(mirrored_strategy):
+    with mirrored_strategy.scope():
+        distiller = make_distiller("fdcmkd")
+        with pytest.raises(ValueError, match=r"train.jit_compile: true cannot run under a tf.distribute strategy with 2 replicas"):
+            distiller.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=True)
+        distiller.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile="auto")
+    assert distiller.jit_compile is False
+
+
 def test_steps_per_execution_changes_nothing():
     results = []
     for steps in (1, 2):

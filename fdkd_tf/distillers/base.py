@@ -159,8 +159,9 @@ class Distiller(keras.Model):
     classes)`` make a segmentation direction, scored by mean IoU (``miou``)
     instead of accuracy (``acc``).
 
-    Subclasses set ``settings_class`` / ``uses_teacher`` / ``uses_projection`` /
-    ``extra_accuracy_heads`` and implement `term_names`, `loss_terms` and, when
+    Subclasses set ``method`` / ``settings_class`` / ``uses_teacher`` /
+    ``uses_projection`` / ``extra_accuracy_heads``, are registered with
+    `keras.saving.register_keras_serializable`, and implement `term_names`, `loss_terms` and, when
     they add layers, `build_modules`.
 
     Example:

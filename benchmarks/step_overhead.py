@@ -90,6 +90,16 @@ def synthetic_dataset(batch_size, spectrogram_shape, frame_shape, num_classes, s
     return tf.data.Dataset.from_tensors((inputs, labels)).repeat()
 
 
+def synthetic_setting(small: bool, batch_size, num_classes: int):
+    """AVE sizes (or toy ones) with an optional batch override: ``(sizes,
+    spectrogram_shape, frame_shape, dataset)``, for the sibling benchmarks."""
+    sizes = dict(SMALL_SIZES if small else FULL_SIZES)
+    if batch_size:
+        sizes["batch_size"] = batch_size
+    spectrogram_shape, frame_shape = (sizes["height"], sizes["width"], 1), (sizes["frame_size"], sizes["frame_size"], 3)
+    return sizes, spectrogram_shape, frame_shape, synthetic_dataset(sizes["batch_size"], spectrogram_shape, frame_shape, num_classes)
+
+
 def build_method(method, spectrogram_shape, frame_shape, num_classes, jit_compile, precision="float32"):
     """A compiled distiller of ``method`` with a ResNet-18 student and teacher,
     built under the dtype policy ``precision`` (``train.precision``)."""

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from step_overhead import (  # noqa: E402
-    FULL_SIZES, SMALL_SIZES, build_method, summarize, synthetic_dataset, time_steps, write_result,
+    build_method, summarize, synthetic_setting, time_steps, write_result,
 )
 
 from fdkd_tf.training.precision import PRECISIONS  # noqa: E402
@@ -55,11 +55,7 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    sizes = dict(SMALL_SIZES if args.small else FULL_SIZES)
-    if args.batch_size:
-        sizes["batch_size"] = args.batch_size
-    spectrogram_shape, frame_shape = (sizes["height"], sizes["width"], 1), (sizes["frame_size"], sizes["frame_size"], 3)
-    dataset = synthetic_dataset(sizes["batch_size"], spectrogram_shape, frame_shape, 28)
+    sizes, spectrogram_shape, frame_shape, dataset = synthetic_setting(args.small, args.batch_size, 28)
     names = [f"{p}+xla" if xla else p for p, xla in settings]
     distillers = {name: build_method(args.method, spectrogram_shape, frame_shape, 28, xla, p) for name, (p, xla) in zip(names, settings)}
 

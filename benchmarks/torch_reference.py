@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from step_overhead import (  # noqa: E402
-    FULL_SIZES, SMALL_SIZES, build_method, clocks, summarize, synthetic_dataset, time_steps, write_result,
+    build_method, clocks, summarize, synthetic_setting, time_steps, write_result,
 )
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
@@ -192,11 +192,7 @@ def main(argv=None) -> int:
     if min(args.repeats, args.warmup) < 1:
         print(f"error: --repeats and --warmup must be at least 1, got {args.repeats}, {args.warmup}", file=sys.stderr)
         return 2
-    sizes = dict(SMALL_SIZES if args.small else FULL_SIZES)
-    if args.batch_size:
-        sizes["batch_size"] = args.batch_size
-    spectrogram_shape, frame_shape = (sizes["height"], sizes["width"], 1), (sizes["frame_size"], sizes["frame_size"], 3)
-    dataset = synthetic_dataset(sizes["batch_size"], spectrogram_shape, frame_shape, NUM_CLASSES)
+    sizes, spectrogram_shape, frame_shape, dataset = synthetic_setting(args.small, args.batch_size, NUM_CLASSES)
     inputs, labels = next(iter(dataset.take(1).as_numpy_iterator()))
 
     project = build_method("fdcmkd", spectrogram_shape, frame_shape, NUM_CLASSES, None)
@@ -219,7 +215,7 @@ def main(argv=None) -> int:
     summaries = {name: summarize(values) for name, values in seconds.items()}
     ratio = {clock: summaries["torch"][clock]["median_ms"] / summaries["fdkd-tf"][clock]["median_ms"] for clock in ("wall", "cpu")}
     torch_name = "PyTorch eager" + (" bf16 autocast + channels_last" if args.torch_bf16 else " fp32")
-    print(f"\n| step | wall median ms | CPU median ms |\n|---|---:|---:|")
+    print("\n| step | wall median ms | CPU median ms |\n|---|---:|---:|")
     for name, label in (("fdkd-tf", "fdkd-tf (Keras 3, TensorFlow)"), ("torch", torch_name)):
         print(f"| {label} | {summaries[name]['wall']['median_ms']:.0f} | {summaries[name]['cpu']['median_ms']:.0f} |")
     print(f"\ntorch / fdkd-tf: {ratio['wall']:.3f} wall, {ratio['cpu']:.3f} CPU (above 1: fdkd-tf is faster)")

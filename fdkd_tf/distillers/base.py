@@ -103,6 +103,13 @@ class MetricGroup(MetricsList):
         return self.get_result()
 
 
+def _copy_metric(metric):
+    """A fresh copy of a metric instance (a name or a function is returned as is)."""
+    if isinstance(metric, keras.metrics.Metric):
+        return type(metric).from_config(metric.get_config())
+    return metric
+
+
 def replicas_in_sync() -> int:
     """Replicas of the current `tf.distribute` strategy (1 on other backends)."""
     if keras.backend.backend() != "tensorflow":
@@ -507,6 +514,10 @@ class Distiller(keras.Model):
                 "(XLA fails to place the mirrored variables: tensorflow.org/xla/known_issues); "
                 "set train.jit_compile to auto (Keras keeps XLA off under a strategy) or train on one device"
             )
+        metrics = kwargs.get("metrics")
+        if len(self.directions) > 1 and isinstance(metrics, (list, tuple)):
+            # One copy per direction, logged as <direction>_<metric> like the method's own.
+            kwargs["metrics"] = {d.name: [_copy_metric(m) for m in metrics] for d in self.directions}
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):

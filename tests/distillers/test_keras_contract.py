@@ -131,6 +131,16 @@ def test_compiled_metrics_are_logged_beside_the_method_metrics():
     assert len({id(v) for v in variables}) == len(variables)
 
 
+def test_compiled_metrics_score_each_direction_of_a_two_way_run():
+    distiller = make_distiller("fdcmkd", 16, 16, both=True)
+    top1 = keras.metrics.SparseCategoricalAccuracy(name="top1")
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1), metrics=["sparse_categorical_accuracy", top1])
+    history = distiller.fit(batch_dataset(), epochs=1, verbose=0).history
+    for direction in ("a", "b"):  # one copy of each metric per direction, scored on its own logits
+        assert history[f"{direction}_sparse_categorical_accuracy"] == pytest.approx(history[f"{direction}_acc"])
+        assert history[f"{direction}_top1"] == pytest.approx(history[f"{direction}_acc"])
+
+
 def test_standard_callbacks_with_default_modes(tmp_path):
     distiller = make_distiller("fdcmkd")
     distiller.compile(optimizer=keras.optimizers.SGD(0.0))  # a plateau: nothing changes

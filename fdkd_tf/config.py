@@ -97,6 +97,9 @@ class DataConfig:
     vocabulary: Optional[str] = None  # tokenizer vocabulary file (text datasets)
     max_length: int = field(default=128, metadata=_check(_positive, "a positive integer"))  # text tokens
     ignore_label: int = 255  # segmentation pixels to ignore
+    # Deterministic views (eval views, the reference spectrogram) computed once:
+    # auto | memory | disk | off (fdkd_tf.data.caching).
+    cache: Literal["auto", "memory", "disk", "off"] = "auto"
 
 
 @dataclass
@@ -288,6 +291,9 @@ class DistillConfig:
     # Student feature -> teacher size: 'auto' adds a learned Linear only when the
     # sizes differ, 'linear' always adds one, 'none' requires equal sizes.
     projection: Literal["auto", "linear", "none"] = "auto"
+    # A frozen teacher's outputs computed once per sample instead of every step:
+    # auto | memory | disk | off (fdkd_tf.training.teacher_cache).
+    teacher_cache: Literal["auto", "memory", "disk", "off"] = "auto"
     fdcmkd: FDCMKDConfig = field(default_factory=FDCMKDConfig)
     kd: KDConfig = field(default_factory=KDConfig)
     dist: DISTConfig = field(default_factory=DISTConfig)
@@ -417,7 +423,10 @@ def _convert(value, annotation, path: str, source: str):
             return None
         return _convert(value, args[0], path, source)
     if origin is Literal:
-        if value not in typing.get_args(annotation):
+        choices = typing.get_args(annotation)
+        if value is False and "off" in choices and False not in choices:
+            return "off"  # YAML 1.1 reads a bare `off` as false
+        if value not in choices:
             fail()
         return value
     if origin is list:

@@ -30,6 +30,7 @@ split sizes that differ from the official release are reported in a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import warnings
 from typing import Optional
@@ -42,6 +43,7 @@ from fdkd_tf.data.audio import BadClipError, center_crop, check_wav, decode_wav,
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.frames import load_frames
+from fdkd_tf.data.sample_store import files_fingerprint
 from fdkd_tf.layers.audio_frontend import (
     REFERENCE_NUM_SAMPLES,
     VGGSOUND_NUM_SAMPLES,
@@ -265,6 +267,8 @@ def make_av_pipeline(
     seed: Optional[int],
     deterministic: bool,
     batch: bool = True,
+    keys: tuple = ("teacher", "student"),
+    with_index: bool = False,
 ) -> tf.data.Dataset:
     """Clip table -> ``({"teacher", "student"}, label)`` `tf.data` pipeline.
 
@@ -278,6 +282,9 @@ def make_av_pipeline(
         seed: seed of the shuffle and the augmentation (training only).
         deterministic: keep the element order of parallel maps reproducible.
         batch: batch and prefetch (False: one element at a time, unshuffled use).
+        keys: the modality keys to load (the others are neither read nor decoded);
+            the shuffle and the augmentation seeds do not depend on them.
+        with_index: add ``"index"``, each clip's int64 position in ``clips``.
 
     Returns:
         The `tf.data.Dataset`.
@@ -292,6 +299,7 @@ def make_av_pipeline(
             tf.constant(frame_dirs, tf.string, shape=[len(clips)]),
             tf.constant([clip.num_frames for clip in clips], tf.int32, shape=[len(clips)]),
             tf.constant([clip.label for clip in clips], tf.int32, shape=[len(clips)]),
+            tf.range(len(clips), dtype=tf.int64),
         )
     )
     base_seed = int(seed or 0) % (2**31 - 1)
@@ -303,15 +311,18 @@ def make_av_pipeline(
     dataset = tf.data.Dataset.zip((table, seeds))
 
     def load(row, element_seed):
-        audio_path, frames_dir, available, label = row
+        audio_path, frames_dir, available, label, position = row
         seeds_2d = tf.stack([tf.stack([element_seed, tf.constant(i, tf.int64)]) for i in range(4)])  # (4, 2)
-        views = {
-            "audio": audio_view(audio_path, spec, num_samples, training, seeds_2d[0]),
-            "visual": load_frames(frames_dir, available, num_frames, data_cfg.image_size, training, seeds_2d[1:]),
-        }
-        if num_frames == 1:
-            views["visual"] = views["visual"][0]  # (H, W, 3)
-        return {key: views[modality] for key, modality in modalities.items()}, label
+        inputs = {}
+        for key in keys:
+            if modalities[key] == "audio":
+                inputs[key] = audio_view(audio_path, spec, num_samples, training, seeds_2d[0])
+            else:
+                frames = load_frames(frames_dir, available, num_frames, data_cfg.image_size, training, seeds_2d[1:])
+                inputs[key] = frames[0] if num_frames == 1 else frames  # (H, W, 3) for one frame
+        if with_index:
+            inputs["index"] = position
+        return inputs, label
 
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training)
     if data_cfg.on_bad_sample == "skip":
@@ -384,11 +395,23 @@ def build_av_bundle(spec: AVDatasetSpec, data_cfg: DataConfig, seed: int, determ
         if not splits[split]:
             raise DataFormatError(f"{spec.name}: the {split} split in {root} has no usable clip")
 
-    pipelines, ordered = {}, {}
+    pipelines, ordered, indexed = {}, {}, {}
     for split in ("train", "val", "test"):
         training = split == "train"
         pipelines[split] = make_av_pipeline(root, splits[split], spec, data_cfg, modalities, training, seed, deterministic)
         ordered[split] = make_av_pipeline(root, splits[split], spec, data_cfg, modalities, False, None, True, batch=False)
+        indexed[split] = functools.partial(
+            _indexed_pipeline, root, splits[split], spec, data_cfg, modalities, training, seed, deterministic
+        )
+    # The reference spectrogram has no random crop; frames and the VGGSound crop do.
+    stable = {"audio": spec.audio_kind == "reference", "visual": False}
+    clip_files = [
+        path
+        for clips in splits.values()
+        for clip in clips
+        for path in [os.path.join(root, "audio", f"{clip.name}.wav")]
+        + [os.path.join(root, "frames", clip.name, f"{i:04d}.jpg") for i in range(clip.num_frames)]
+    ]
     num_frames = data_cfg.num_frames or spec.num_frames
     image = (data_cfg.image_size, data_cfg.image_size, 3)
     shapes = {
@@ -405,4 +428,14 @@ def build_av_bundle(spec: AVDatasetSpec, data_cfg: DataConfig, seed: int, determ
         modalities=modalities,
         sizes={split: len(splits[split]) for split in ("train", "val", "test")},
         ordered=ordered,
+        indexed=indexed,
+        deterministic_train_views={key: stable[view] for key, view in modalities.items()},
+        fingerprint=files_fingerprint([os.path.join(root, name) for name in (CLASSES_FILE, INDEX_FILE)] + clip_files),
+    )
+
+
+def _indexed_pipeline(root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys):
+    """`DatasetBundle.indexed` of one split: the split's pipeline for ``keys`` with indices."""
+    return make_av_pipeline(
+        root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys=tuple(keys), with_index=True
     )

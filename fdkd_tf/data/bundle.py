@@ -8,6 +8,7 @@ from the config.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -36,6 +37,22 @@ class DatasetBundle:
         ordered: optional unbatched, unshuffled pipelines per split (same element
             structure); `representative_inputs` reads them so its answer does not
             change between calls. Splits missing here fall back to the batched one.
+            Element ``i`` of ``ordered[split]`` is sample ``i`` of the split, the
+            index that ``indexed`` pipelines carry and that caches are keyed by.
+        indexed: optional ``{split: make(keys)}``; ``make(keys)`` returns the split's
+            batched pipeline (same shuffle, same augmentation) whose inputs hold only
+            the modality ``keys`` plus ``"index"``, each sample's int64 position in
+            ``ordered[split]``. The caches (`fdkd_tf.data.caching`,
+            `fdkd_tf.training.teacher_cache`) need it; a bundle without it is never cached.
+        deterministic_train_views: ``{key: bool}``, whether the training pipeline's
+            view of ``key`` is the same every epoch (no random augmentation); only
+            such a view may be cached for training.
+        precomputed_views: keys whose view is already an in-memory array (nothing
+            is recomputed per step, so the input cache leaves them alone).
+        fingerprint: what the data on disk is (file names, sizes, times); part of
+            the key of every disk cache, so edited data is never read from a cache.
+        input_cache: what `fdkd_tf.data.caching.apply_input_cache` did (mode, keys
+            per split, reason), for logs and ``metrics.json``.
 
     Example:
         >>> bundle = build_datasets(DataConfig(), seed=0)
@@ -52,12 +69,32 @@ class DatasetBundle:
     modalities: dict
     sizes: dict
     ordered: dict = field(default_factory=dict)
+    indexed: dict[str, Callable] = field(default_factory=dict)
+    deterministic_train_views: dict = field(default_factory=dict)
+    precomputed_views: tuple = ()
+    fingerprint: str = ""
+    input_cache: dict = field(default_factory=dict)
 
     def split(self, name: str) -> tf.data.Dataset:
         """The batched pipeline of split ``name`` ('train', 'val' or 'test')."""
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; use one of {', '.join(SPLITS)}")
         return getattr(self, name)
+
+    def fresh(self, name: str) -> tf.data.Dataset:
+        """A new batched pipeline of split ``name`` whose reshuffling starts over.
+
+        A pipeline reshuffles at each iteration, so a stage that trains after
+        another in the same process would otherwise see the shuffle of a later
+        epoch; stage 2 trains on fresh pipelines, so its batches do not depend on
+        whether stage 1 ran (or on the teacher cache). Without ``indexed`` the
+        split's pipeline itself is returned.
+        """
+        if name not in self.indexed:
+            return self.split(name)
+        return self.indexed[name](MODALITY_KEYS).map(
+            lambda inputs, labels: ({key: inputs[key] for key in MODALITY_KEYS}, labels)
+        )
 
     def representative_inputs(self, split: str, key: str, count: int) -> np.ndarray:
         """The first ``count`` inputs of one modality from one split.

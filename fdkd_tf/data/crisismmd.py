@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -46,6 +47,7 @@ from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.images import decode_rgb, eval_transform, has_image_signature, train_transform
 from fdkd_tf.data.registry import register_dataset
+from fdkd_tf.data.sample_store import files_fingerprint
 from fdkd_tf.data.text import encode_texts, load_tokenizer
 from fdkd_tf.models.bert import RANDOM_INIT_VOCABULARY_SIZE
 
@@ -461,6 +463,8 @@ def make_pipeline(
     shuffle_buffer: int = 2048,
     batch_size: Optional[int] = None,
     deterministic: bool = False,
+    keys: tuple = ("teacher", "student"),
+    with_index: bool = False,
 ) -> tf.data.Dataset:
     """The paired ``({"teacher", "student"}, label)`` pipeline of one split.
 
@@ -477,26 +481,36 @@ def make_pipeline(
         shuffle_buffer: shuffle buffer size (capped at the split size).
         batch_size: batch size, or None for unbatched elements.
         deterministic: keep the element order fixed despite the parallel map.
+        keys: the modality keys to load (an image not asked for is not decoded).
+        with_index: add ``"index"``, each sample's int64 position in ``samples``.
 
     Returns:
         The `tf.data.Dataset`, prefetched.
     """
     paths = [os.path.join(root, sample.image) for sample in samples]
-    dataset = tf.data.Dataset.from_tensor_slices((paths, token_ids, labels))
+    positions = np.arange(len(samples), dtype=np.int64)
+    dataset = tf.data.Dataset.from_tensor_slices((paths, token_ids, labels, positions))
     if training:
         dataset = dataset.shuffle(
             min(shuffle_buffer, max(len(samples), 1)), seed=seed, reshuffle_each_iteration=True
         )
         dataset = tf.data.Dataset.zip((dataset, _augmentation_seeds(seed)))
 
-    def load(path, tokens, label, augmentation_seed=None):
-        image = decode_rgb(tf.io.read_file(path))  # (h, w, 3) uint8
-        if training:
-            image = train_transform(image, image_size, augmentation_seed)
-        else:
-            image = eval_transform(image, image_size)
-        views = {"text": tokens, "image": image}
-        return {key: views[view] for key, view in modalities.items()}, label
+    def load(path, tokens, label, position, augmentation_seed=None):
+        inputs = {}
+        for key in keys:
+            if modalities[key] == "text":
+                inputs[key] = tokens
+                continue
+            image = decode_rgb(tf.io.read_file(path))  # (h, w, 3) uint8
+            if training:
+                image = train_transform(image, image_size, augmentation_seed)
+            else:
+                image = eval_transform(image, image_size)
+            inputs[key] = image
+        if with_index:
+            inputs["index"] = position
+        return inputs, label
 
     if training:
         dataset = dataset.map(lambda element, seeds: load(*element, seeds), num_parallel_calls=tf.data.AUTOTUNE)
@@ -592,7 +606,7 @@ def build_crisismmd(data_cfg: DataConfig, seed: int, deterministic: bool = False
         )
     class_index = {name: index for index, name in enumerate(TASK_CLASSES[task])}
 
-    pipelines, ordered, sizes = {}, {}, {}
+    pipelines, ordered, indexed, sizes, image_files = {}, {}, {}, {}, []
     for split in SPLIT_NAMES:
         samples = load_split(root, task, split, data_cfg.on_bad_sample)
         token_ids = encode_texts(tokenizer, [sample.text for sample in samples], data_cfg.max_length)
@@ -615,7 +629,11 @@ def build_crisismmd(data_cfg: DataConfig, seed: int, deterministic: bool = False
             deterministic=deterministic,
         )
         ordered[split] = make_pipeline(**common, training=False, deterministic=True)
+        indexed[split] = functools.partial(
+            _indexed_pipeline, common, training, data_cfg.shuffle_buffer, data_cfg.batch_size, deterministic
+        )
         sizes[split] = len(samples)
+        image_files += [os.path.join(root, sample.image) for sample in samples]
 
     shapes = {"text": (data_cfg.max_length,), "image": (data_cfg.image_size, data_cfg.image_size, 3)}
     return DatasetBundle(
@@ -628,4 +646,17 @@ def build_crisismmd(data_cfg: DataConfig, seed: int, deterministic: bool = False
         modalities=modalities,
         sizes=sizes,
         ordered=ordered,
+        indexed=indexed,
+        # Token ids are computed above, once; training images are randomly cropped and flipped.
+        deterministic_train_views={key: view == "text" for key, view in modalities.items()},
+        precomputed_views=tuple(key for key, view in modalities.items() if view == "text"),
+        fingerprint=files_fingerprint(image_files + [str(data_cfg.vocabulary)]),
+    )
+
+
+def _indexed_pipeline(common, training, shuffle_buffer, batch_size, deterministic, keys):
+    """`DatasetBundle.indexed` of one split: the split's pipeline for ``keys`` with indices."""
+    return make_pipeline(
+        **common, training=training, shuffle_buffer=shuffle_buffer, batch_size=batch_size,
+        deterministic=deterministic, keys=tuple(keys), with_index=True,
     )

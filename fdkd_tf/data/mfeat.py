@@ -25,6 +25,7 @@ from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.registry import register_dataset
+from fdkd_tf.data.sample_store import array_fingerprint
 from fdkd_tf.data.splits import stratified_split
 
 NUM_SAMPLES = 2000
@@ -266,10 +267,22 @@ def build_mfeat(data_cfg: DataConfig, seed: int, deterministic: bool = False) ->
         for key, view in modalities.items()
     }
 
-    pipelines, ordered = {}, {}
+    pipelines, ordered, indexed = {}, {}, {}
     for split, indices in split_indices.items():
         split_inputs = {key: values[indices] for key, values in model_inputs.items()}
         split_labels = labels[indices]
+
+        def make(keys, split_inputs=split_inputs, split_labels=split_labels, split=split):
+            # The same shuffle (a permutation fixed by the seed and the size) whatever the keys.
+            chosen = {key: split_inputs[key] for key in keys}
+            chosen["index"] = np.arange(len(split_labels), dtype=np.int64)
+            return make_pipeline(
+                chosen, split_labels, data_cfg.batch_size,
+                shuffle_seed_value=shuffle_seed(seed) if split == "train" else None,
+                shuffle_buffer=data_cfg.shuffle_buffer, deterministic=deterministic,
+            )
+
+        indexed[split] = make
         pipelines[split] = make_pipeline(
             split_inputs,
             split_labels,
@@ -292,4 +305,8 @@ def build_mfeat(data_cfg: DataConfig, seed: int, deterministic: bool = False) ->
         modalities=modalities,
         sizes={split: int(len(indices)) for split, indices in split_indices.items()},
         ordered=ordered,
+        indexed=indexed,
+        deterministic_train_views={key: True for key in modalities},  # no augmentation
+        precomputed_views=tuple(modalities),  # preprocessed into arrays once, above
+        fingerprint=array_fingerprint([*model_inputs.values(), labels]),
     )

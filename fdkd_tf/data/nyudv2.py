@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import re
 import struct
@@ -57,6 +58,7 @@ from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.images import normalize_imagenet
 from fdkd_tf.data.registry import register_dataset
+from fdkd_tf.data.sample_store import files_fingerprint
 from fdkd_tf.training.run_directory import atomic_path, write_json, write_text
 
 NUM_CLASSES = 40
@@ -607,6 +609,8 @@ def make_pipeline(
     deterministic: bool = False,
     batch: bool = True,
     full_size: Optional[tuple[int, int]] = None,
+    keys: tuple = ("teacher", "student"),
+    with_index: bool = False,
 ) -> tf.data.Dataset:
     """Sample indices -> ``({"teacher", "student"}, labels)`` pipeline.
 
@@ -626,34 +630,43 @@ def make_pipeline(
         full_size: ``(height, width)`` shared by all samples; evaluation elements get
             this static shape, which Keras' bilinear ``UpSampling2D`` (DeepLabV3+)
             needs inside a `tf.function`.
+        keys: the modality keys to return (both are decoded: their crops are paired).
+        with_index: add ``"index"``, each sample's int64 position in ``indices``.
 
     Returns:
         The `tf.data.Dataset`.
     """
     load = _decode(root)
     size = data_cfg.image_size
-    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(indices, np.int64))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.asarray(indices, np.int64), np.arange(len(indices), dtype=np.int64))
+    )
     if train_seed is not None:
         dataset = dataset.shuffle(max(len(indices), 1), seed=train_seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=train_seed, rerandomize_each_iteration=True).batch(6)
         dataset = tf.data.Dataset.zip((dataset, seeds))
 
-        def element(index, seed):
+        def element(row, seed):
+            index, _ = row
             rgb, depth, label = load(index)
             rgb, depth, label = random_scale_crop_flip(rgb, depth, label, size, tf.reshape(seed, (3, 2)))
             return rgb, depth, label
     else:
 
-        def element(index):
+        def element(row):
+            index, _ = row
             rgb, depth, label = load(index)
             if full_size is not None:
                 for image in (rgb, depth, label):
                     image.set_shape([*full_size, image.shape[-1]])
             return rgb, depth, label
 
-    def pair(*args):
-        inputs, labels = to_model_inputs(*element(*args), data_cfg.ignore_label)
-        return {key: inputs[modality] for key, modality in modalities.items()}, labels
+    def pair(row, *seed):
+        inputs, labels = to_model_inputs(*element(row, *seed), data_cfg.ignore_label)
+        chosen = {key: inputs[modalities[key]] for key in keys}
+        if with_index:
+            chosen["index"] = row[1]
+        return chosen, labels
 
     dataset = dataset.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
     if batch:
@@ -765,6 +778,13 @@ def build_nyudv2(data_cfg: DataConfig, seed: int, deterministic: bool = False) -
         split: make_pipeline(root, indices, data_cfg, modalities, None, True, batch=False, full_size=image_size)
         for split, indices in split_indices.items()
     }
+    indexed = {
+        split: functools.partial(
+            _indexed_pipeline, root, indices, data_cfg, modalities,
+            train_seed if split == "train" else None, deterministic, image_size,
+        )
+        for split, indices in split_indices.items()
+    }
     channels = {"rgb": 3, "depth": 1}
     return DatasetBundle(
         train=pipelines["train"],
@@ -776,6 +796,20 @@ def build_nyudv2(data_cfg: DataConfig, seed: int, deterministic: bool = False) -
         modalities=modalities,
         sizes={split: len(indices) for split, indices in split_indices.items()},
         ordered=ordered,
+        indexed=indexed,
+        deterministic_train_views={key: False for key in modalities},  # paired random scale, crop, flip
+        fingerprint=files_fingerprint(
+            sample_path(root, kind, index)
+            for indices in split_indices.values() for index in indices for kind in ("rgb", "depth", "label")
+        ),
+    )
+
+
+def _indexed_pipeline(root, indices, data_cfg, modalities, train_seed, deterministic, full_size, keys):
+    """`DatasetBundle.indexed` of one split: the split's pipeline for ``keys`` with indices."""
+    return make_pipeline(
+        root, indices, data_cfg, modalities, train_seed, deterministic,
+        full_size=full_size, keys=tuple(keys), with_index=True,
     )
 
 

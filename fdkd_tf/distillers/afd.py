@@ -154,6 +154,7 @@ class AttentionFeatureDistillation(Distiller):
 
     method = "afd"
     settings_class = AFDConfig
+    teacher_outputs = ("features", "hint", "logits")
 
     def term_names(self):
         return ("ce", "afd", "kd") if self.settings.kd_weight else ("ce", "afd")

@@ -41,6 +41,11 @@ from fdkd_tf.config import ConfigError, build_section
 from fdkd_tf.losses import cross_entropy
 from fdkd_tf.losses.classification import resize_to_labels
 
+#: Input key of precomputed teacher outputs, ``{direction name: {output: tensor}}``
+#: (`fdkd_tf.training.teacher_cache`); when present, `Distiller.call` reads them
+#: instead of running that direction's frozen teacher.
+CACHED_TEACHER_KEY = "teacher_outputs"
+
 
 @dataclasses.dataclass
 class Direction:
@@ -190,6 +195,8 @@ class Distiller(keras.Model):
     trains_teacher: bool = False
     #: Names of the heads whose accuracy is reported besides the student's own.
     extra_accuracy_heads: tuple[str, ...] = ()
+    #: The teacher outputs `loss_terms` reads: what a teacher output cache holds.
+    teacher_outputs: tuple[str, ...] = ("features", "logits")
 
     def __init__(self, directions, num_classes: int, settings: Any = None, projection: str = "auto", ignore_label: Optional[int] = None, **kwargs):
         method = self.method
@@ -350,7 +357,9 @@ class Distiller(keras.Model):
         """The forward pass of every direction.
 
         Args:
-            inputs: the paired input dict (``{"teacher": ..., "student": ...}``).
+            inputs: the paired input dict (``{"teacher": ..., "student": ...}``),
+                optionally with `CACHED_TEACHER_KEY`: precomputed outputs of frozen
+                teachers, which are then not run.
             training: the students' phase (teachers run in inference mode unless
                 the method trains them).
 
@@ -360,9 +369,12 @@ class Distiller(keras.Model):
             frozen teacher's outputs carry no gradient.
         """
         outputs = {}
+        cached = inputs.get(CACHED_TEACHER_KEY, {}) if isinstance(inputs, dict) else {}
         for direction in self.directions:
             entry = {"student": direction.student(inputs[direction.student_input], training=training)}
-            if self.uses_teacher:
+            if self.uses_teacher and direction.name in cached and not self.trains_teacher:
+                entry["teacher"] = {key: ops.stop_gradient(value) for key, value in cached[direction.name].items()}
+            elif self.uses_teacher:
                 teacher_out = direction.teacher(inputs[direction.teacher_input], training=training and self.trains_teacher)
                 if not self.trains_teacher:
                     teacher_out = {key: ops.stop_gradient(value) for key, value in teacher_out.items()}

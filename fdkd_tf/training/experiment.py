@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from fdkd_tf.config import ExperimentConfig, dump_config
 from fdkd_tf.data import DatasetBundle, build_datasets
+from fdkd_tf.data.caching import apply_input_cache
 from fdkd_tf.distillers import Direction, build_distiller
 from fdkd_tf.distillers.none import NoDistillation
 from fdkd_tf.losses.classification import resize_to_labels
@@ -40,6 +41,7 @@ from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.strategy import make_strategy
+from fdkd_tf.training.teacher_cache import cached_pipelines
 
 #: the other input key of a paired batch
 OTHER = {"teacher": "student", "student": "teacher"}
@@ -122,11 +124,16 @@ def fit_stage(
     run_dir: RunDirectory,
     stage: str,
     verbose: int,
+    pipelines: dict | None = None,
 ) -> dict:
     """Compiles and trains ``distiller`` for ``epochs``, resuming a killed stage.
 
+    ``pipelines`` (``{"train", "val"}``) replaces the bundle's pipelines, e.g. with
+    cached teacher outputs (`fdkd_tf.training.teacher_cache`).
+
     Returns the stage state (best validation accuracy and epoch per student).
     """
+    pipelines = pipelines or {"train": bundle.train, "val": bundle.val}
     steps_per_epoch = max(math.ceil(bundle.sizes["train"] / config.data.batch_size), 1)
     compile_distiller(distiller, config.train, steps_per_epoch, epochs)
     checkpoint_dir = run_dir.checkpoints(stage)
@@ -140,8 +147,8 @@ def fit_stage(
     checkpoint = StageCheckpoint(checkpoint_dir, monitors, epochs, state)
     callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch")]
     distiller.fit(
-        bundle.train,
-        validation_data=bundle.val,
+        pipelines["train"],
+        validation_data=pipelines["val"],
         epochs=epochs,
         initial_epoch=initial_epoch,
         callbacks=callbacks,
@@ -231,6 +238,8 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
     started = time.time()
     distribution = make_strategy(strategy or config.train.strategy)
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
+    log = print if verbose else (lambda message: None)
+    bundle = apply_input_cache(bundle, config.data, run_dir.path("cache", "inputs"), log)
     both = config.distill.direction == "both"
     with distribution.scope(), precision_policy(config.train.precision):
         teachers, teacher_metrics = {}, {}
@@ -249,7 +258,10 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
             teacher_key = OTHER[student_key]
             directions.append(Direction(modality, student_key, builders[-1](), teacher_key, teachers.get(teacher_key)))
         distiller = build_distiller(config.distill, directions, bundle.num_classes, ignore_label=config.data.ignore_label)
-        state = fit_stage(distiller, bundle, config, config.train.epochs, run_dir, "distill", verbose)
+        pipelines, cache_plan = cached_pipelines(
+            distiller, bundle, config.data, config.distill.teacher_cache, run_dir.path("cache", "teacher"), log
+        )
+        state = fit_stage(distiller, bundle, config, config.train.epochs, run_dir, "distill", verbose, pipelines)
     student_metrics = {}
     for index, direction in enumerate(directions):
         load_best(run_dir.checkpoints("distill"), direction.name, direction.student)
@@ -271,6 +283,10 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
         "teachers": teacher_metrics,
         "students": student_metrics,
         "epochs": config.train.epochs,
+        "caches": {
+            "inputs": bundle.input_cache,
+            "teacher": {"mode": cache_plan.mode, "reason": cache_plan.reason},
+        },
         "wall_seconds": round(time.time() - started, 1),
     }
     write_json(run_dir.metrics, metrics)
@@ -278,8 +294,7 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
         from fdkd_tf.analysis.tensorboard import log_run_analysis
 
         students = [(d.name, d.student_input, d.student) for d in directions]
-        log_run_analysis(config, bundle, run_dir.logs("analysis"), teachers, students,
-                         progress=print if verbose else (lambda message: None))
+        log_run_analysis(config, bundle, run_dir.logs("analysis"), teachers, students, progress=log)
     return metrics
 
 
@@ -292,7 +307,7 @@ def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> None:
     with open(run_dir.config, encoding="utf-8") as handle:
         previous = yaml.safe_load(handle)
     current = yaml.safe_load(dump_config(config))
-    ignored = ("train.verbose", "train.strategy")
+    ignored = ("train.verbose", "train.strategy", "data.cache")  # the input cache yields the same tensors
     for key in ignored:
         section, name = key.split(".")
         previous.get(section, {}).pop(name, None)

@@ -646,23 +646,27 @@ def make_pipeline(
         seeds = tf.data.Dataset.random(seed=train_seed, rerandomize_each_iteration=True).batch(6)
         dataset = tf.data.Dataset.zip((dataset, seeds))
 
-        def element(row, seed):
-            index, _ = row
+        def element(index, seed):
             rgb, depth, label = load(index)
             rgb, depth, label = random_scale_crop_flip(rgb, depth, label, size, tf.reshape(seed, (3, 2)))
             return rgb, depth, label
+
+        def pair(row, seed):
+            return to_pair(row, element(row[0], seed))
     else:
 
-        def element(row):
-            index, _ = row
+        def element(index):
             rgb, depth, label = load(index)
             if full_size is not None:
                 for image in (rgb, depth, label):
                     image.set_shape([*full_size, image.shape[-1]])
             return rgb, depth, label
 
-    def pair(row, *seed):
-        inputs, labels = to_model_inputs(*element(row, *seed), data_cfg.ignore_label)
+        def pair(index, position):
+            return to_pair((index, position), element(index))
+
+    def to_pair(row, decoded):
+        inputs, labels = to_model_inputs(*decoded, data_cfg.ignore_label)
         chosen = {key: inputs[modalities[key]] for key in keys}
         if with_index:
             chosen["index"] = row[1]

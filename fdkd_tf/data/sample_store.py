@@ -254,7 +254,7 @@ def drop_index(dataset: tf.data.Dataset) -> tf.data.Dataset:
     def drop(inputs, labels):
         return {key: value for key, value in inputs.items() if key != "index"}, labels
 
-    return dataset.map(drop, deterministic=True)
+    return dataset.map(drop)
 
 
 def files_fingerprint(paths: Iterable[str]) -> str:

@@ -7,6 +7,7 @@ Layout (see docs/architecture.md)::
     DIR/student.keras          the student (best on validation), loads with `import fdkd_tf`
     DIR/checkpoints/<stage>/   last.weights.h5 + state.json (resume), best*.weights.h5
     DIR/logs/<stage>/          TensorBoard
+    DIR/cache/{inputs,teacher}/<split>/   disk caches (fdkd_tf.data.sample_store)
 
 Every file is written to a temporary name in the same directory and moved into
 place with `os.replace`, so a killed run never leaves a truncated file behind.

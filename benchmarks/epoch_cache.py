@@ -155,14 +155,14 @@ def main(argv=None) -> int:
         results[name] = run(DataConfig(**base, cache="auto" if cached else "off"), cached, initial)
         print(f"{name}: epochs {', '.join(f'{s:.1f}' for s in results[name]['epoch_seconds'])} s", flush=True)
     ratio = results["cached"]["epoch_seconds"][-1] / results["uncached"]["epoch_seconds"][-1]
-    print(f"\n| configuration | epoch 2 (s) | cache fill (s) |\n|---|---:|---:|")
+    print("\n| configuration | epoch 2 (s) | cache fill (s) |\n|---|---:|---:|")
     for name in results:
         print(f"| {name} | {results[name]['epoch_seconds'][-1]:.1f} | {results[name]['cache_fill_seconds']:.1f} |")
     print(f"\ncached / uncached epoch time: {ratio:.3f} (goal: at most 0.5)")
     if args.output:
         write_result(args.output, {
             "settings": {"clips": {"train": args.clips, "val": val}, "batch_size": args.batch_size, "clip_seconds": seconds,
-                         "small": args.small, "input_shapes": None},
+                         "small": args.small},
             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__,
                         "keras": keras.__version__},
             "results": results,

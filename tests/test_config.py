@@ -130,6 +130,15 @@ def test_execution_keys_load():
     assert ExperimentConfig().train.precision == "float32" and ExperimentConfig().train.jit_compile == "auto"
 
 
+@pytest.mark.parametrize("key_path", ["data.cache", "distill.teacher_cache"])
+def test_cache_keys_take_a_bare_yaml_off_and_name_a_bad_value(write_config, key_path):
+    section, key = key_path.split(".")
+    config = load_config(write_config(key_path, False))  # what YAML makes of `off`
+    assert getattr(getattr(config, section), key) == "off"
+    assert getattr(getattr(load_config(write_config(key_path, "disk")), section), key) == "disk"
+    assert_config_error(write_config(key_path, "ram"), f"config key '{key_path}' must be one of", "'ram'")
+
+
 def test_unknown_method_names_distill_method(write_config):
     assert_config_error(write_config("distill.method", "dkd_typo"), "'distill.method'", "'dkd_typo'", "fdcmkd")
 

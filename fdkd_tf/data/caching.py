@@ -34,6 +34,7 @@ import tensorflow as tf
 from fdkd_tf.config import DataConfig
 from fdkd_tf.data.bundle import MODALITY_KEYS, SPLITS, DatasetBundle
 from fdkd_tf.data.sample_store import (
+    IncompleteSplit,
     SampleStore,
     attach_store,
     build_store,
@@ -88,7 +89,7 @@ def compute_views(bundle: DatasetBundle, split: str, keys: list[str]) -> dict:
             arrays[key][index] = inputs[key]
         seen[index] = True
     if not seen.all():
-        raise ValueError(f"input cache: the {split} pipeline skipped {int((~seen).sum())} of {len(seen)} samples")
+        raise IncompleteSplit(f"the {split} pipeline skipped {int((~seen).sum())} of {len(seen)} samples")
     return arrays
 
 
@@ -148,14 +149,20 @@ def apply_input_cache(
         specs = {key: _row_spec(bundle, split, key) for key in keys}
         store = None
         if keys:
-            key = fingerprint("inputs", settings, bundle.fingerprint, split, keys, bundle.modalities, bundle.sizes[split])
+            store_key = fingerprint("inputs", settings, bundle.fingerprint, split, keys, bundle.modalities, bundle.sizes[split])
             where = None if directory is None else os.path.join(directory, split)
-            store = build_store(
-                lambda split=split, keys=keys: compute_views(bundle, split, keys),
-                mode, where, key, log, f"input cache of {split} ({', '.join(keys)})",
-            )
+            try:
+                store = build_store(
+                    lambda split=split, keys=keys: compute_views(bundle, split, keys),
+                    mode, where, store_key, log, f"input cache of {split} ({', '.join(keys)})",
+                )
+            except IncompleteSplit as error:  # skipped bad samples: this split stays uncached
+                log(f"input cache of {split} off: {error}")
+                plan[split] = []
+                specs = {}
         indexed[split] = cached_maker(bundle.indexed[split], store, specs)
         pipelines[split] = drop_index(indexed[split](MODALITY_KEYS))
+    plan = {split: keys for split, keys in plan.items() if keys}
     log(f"input cache ({mode}): " + "; ".join(f"{split}: {', '.join(keys)}" for split, keys in plan.items()))
     return dataclasses.replace(
         bundle,

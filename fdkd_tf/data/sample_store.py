@@ -32,6 +32,12 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError
 
 MODES = ("auto", "memory", "disk", "off")
+
+
+class IncompleteSplit(ValueError):
+    """A pass over a split yielded fewer samples than it holds (``data.on_bad_sample:
+    skip`` dropped some), so its rows cannot be matched to sample indices."""
+
 MANIFEST = "store.json"
 _CHUNK = 1 << 24  # bytes per read when checksumming a file
 

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fdkd_tf.config import ExperimentConfig, dump_config
+from fdkd_tf.config import ConfigError, ExperimentConfig, config_from_dict, dump_config
 from fdkd_tf.data import DatasetBundle, build_datasets
 from fdkd_tf.data.caching import apply_input_cache
 from fdkd_tf.distillers import Direction, build_distiller
@@ -306,6 +306,10 @@ def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> None:
 
     with open(run_dir.config, encoding="utf-8") as handle:
         previous = yaml.safe_load(handle)
+    try:  # keys added since that run was written take their defaults
+        previous = yaml.safe_load(dump_config(config_from_dict(previous, run_dir.config)))
+    except (ConfigError, TypeError, ValueError):
+        pass  # compared as written: it differs
     current = yaml.safe_load(dump_config(config))
     ignored = ("train.verbose", "train.strategy", "data.cache")  # the input cache yields the same tensors
     for key in ignored:

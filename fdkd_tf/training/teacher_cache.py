@@ -34,6 +34,7 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.sample_store import (
+    IncompleteSplit,
     SampleStore,
     array_fingerprint,
     attach_store,
@@ -123,31 +124,45 @@ def resolve(requested: str, distiller, bundle: DatasetBundle, directory: Optiona
 def compute_outputs(distiller, bundle: DatasetBundle, split: str, batch_size: int) -> dict:
     """Every cached output of every direction's teacher over ``split``, in sample order.
 
-    The teachers run in inference mode on `DatasetBundle.ordered` (their evaluation
-    view), under the current dtype policy and strategy scope; outputs are stored float32.
+    The teachers run in inference mode on their evaluation view, under the current
+    dtype policy and strategy scope; outputs are stored float32. A view that is the
+    same in training and evaluation is read through ``indexed`` (so an input cache
+    serves it); an augmented one from `DatasetBundle.ordered`.
+
+    Raises:
+        IncompleteSplit: when the pass yields fewer samples than the split holds.
     """
+    size = bundle.sizes[split]
     arrays = {}
     for direction in distiller.directions:
-        teacher, wanted = direction.teacher, distiller.teacher_outputs
+        teacher, wanted, key = direction.teacher, distiller.teacher_outputs, direction.teacher_input
 
         @tf.function
         def forward(inputs, teacher=teacher, wanted=wanted):
             outputs = teacher(inputs, training=False)
             return {name: tf.cast(outputs[name], tf.float32) for name in wanted}
 
-        key = direction.teacher_input
-        views = bundle.ordered[split].map(lambda inputs, label, key=key: inputs[key]).batch(batch_size)
-        parts = {name: [] for name in wanted}
-        for batch in views.prefetch(tf.data.AUTOTUNE):
-            for name, value in forward(batch).items():
-                parts[name].append(value.numpy())
-        for name, values in parts.items():
-            arrays[f"{direction.name}/{name}"] = np.concatenate(values)
-    counts = {len(array) for array in arrays.values()}
-    if counts != {bundle.sizes[split]}:
-        raise ValueError(
-            f"teacher cache: the ordered {split} pipeline yielded {sorted(counts)} samples, the split has {bundle.sizes[split]}"
-        )
+        if split != "train" or bundle.deterministic_train_views.get(key, False):
+            batches = bundle.indexed[split]((key,)).map(lambda inputs, label, key=key: (inputs[key], inputs["index"]))
+        else:  # element i of `ordered` is sample i
+            batches = bundle.ordered[split].map(lambda inputs, label, key=key: inputs[key]).batch(batch_size)
+        seen, offset = np.zeros(size, bool), 0
+        for batch in batches.prefetch(tf.data.AUTOTUNE):
+            if isinstance(batch, tuple):
+                views, index = batch[0], batch[1].numpy()
+            else:
+                views, index = batch, np.arange(offset, offset + int(tf.shape(batch)[0]))
+                offset = int(index[-1]) + 1 if len(index) else offset
+            if len(index) and index.max() >= size:
+                raise IncompleteSplit(f"the {split} pipeline yielded more samples than the split's {size}")
+            for name, value in forward(views).items():
+                full_name = f"{direction.name}/{name}"
+                if full_name not in arrays:
+                    arrays[full_name] = np.zeros((size, *value.shape[1:]), np.float32)
+                arrays[full_name][index] = value.numpy()
+            seen[index] = True
+        if not seen.all():
+            raise IncompleteSplit(f"the {split} pipeline yielded {int(seen.sum())} of the split's {size} samples")
     return arrays
 
 
@@ -204,10 +219,15 @@ def cached_pipelines(
     pipelines = {}
     for split in CACHED_SPLITS:
         where = None if directory is None else os.path.join(directory, split)
-        store: SampleStore = build_store(
-            lambda split=split: compute_outputs(distiller, bundle, split, data_cfg.batch_size),
-            plan.mode, where, _teacher_key(distiller, bundle, data_cfg, split), log, f"teacher cache of {split}",
-        )
+        try:
+            store: SampleStore = build_store(
+                lambda split=split: compute_outputs(distiller, bundle, split, data_cfg.batch_size),
+                plan.mode, where, _teacher_key(distiller, bundle, data_cfg, split), log, f"teacher cache of {split}",
+            )
+        except IncompleteSplit as error:  # skipped bad samples: rows would not match indices
+            plan = CachePlan("off", str(error))
+            log(f"teacher cache off: {plan.reason}")
+            return {split: bundle.fresh(split) for split in CACHED_SPLITS}, plan
         dataset = attach_store(bundle.indexed[split](student_keys), store, place, specs)
         pipelines[split] = drop_index(dataset).prefetch(tf.data.AUTOTUNE)
     log(f"teacher cache ({plan.mode}): {plan.reason}, computed once from the teachers' evaluation view")

@@ -26,16 +26,18 @@ import yaml
 
 from fdkd_tf.config import ExperimentConfig, config_from_dict, config_to_dict, dump_config
 from fdkd_tf.data import build_datasets
+from fdkd_tf.data.caching import apply_input_cache
 from fdkd_tf.training.experiment import train_teacher
 from fdkd_tf.training.precision import precision_policy
 from fdkd_tf.training.run_directory import RunDirectory, read_json, write_json, write_text
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.strategy import make_strategy
+from fdkd_tf.training.teacher_cache import cached_pipelines
 from fdkd_tf.tuning.hypermodel import DistillerHyperModel, load_trained_weights, trial_weights_path
 
 TUNER_KINDS = ("random", "bayesian", "hyperband")
 #: keys that do not change what a search computes
-_IGNORED_KEYS = (("train", "verbose"), ("train", "strategy"))
+_IGNORED_KEYS = (("train", "verbose"), ("train", "strategy"), ("data", "cache"))
 _TRIAL_INFO = "fdkd_trial.json"
 
 
@@ -157,6 +159,8 @@ def run_search(
     set_seed(config.experiment.seed, config.experiment.deterministic)
     distribution = make_strategy(strategy or config.train.strategy)
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
+    log = print if verbose else (lambda message: None)
+    bundle = apply_input_cache(bundle, config.data, os.path.join(output_dir, "cache", "inputs"), log)
     teacher_dir = RunDirectory(os.path.join(output_dir, "teacher"))
     both = config.distill.direction == "both"
     teachers, weights = {}, {}
@@ -168,6 +172,10 @@ def run_search(
         hypermodel = DistillerHyperModel(config, bundle, teachers)
         probe = hypermodel.build(keras_tuner.HyperParameters())
         objective_name = f"val_{probe.accuracy_metric(probe.directions[0])}"
+        # Every trial distils from the same frozen teachers: their outputs are computed once.
+        pipelines, _ = cached_pipelines(
+            probe, bundle, config.data, config.distill.teacher_cache, os.path.join(output_dir, "cache", "teacher"), log
+        )
         del probe
     tuner_args = dict(
         hypermodel=hypermodel,
@@ -184,8 +192,8 @@ def run_search(
         tuner = TUNERS[tuner_kind](max_trials=max_trials, **tuner_args)
     tuner.oracle.max_trials = max_trials
     tuner.search(
-        bundle.train,
-        validation_data=bundle.val,
+        pipelines["train"],
+        validation_data=pipelines["val"],
         epochs=config.train.epochs,
         shuffle=False,
         verbose=verbose,

@@ -9,6 +9,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import yaml
 
 from fdkd_tf.config import load_config
 from fdkd_tf.training import experiment
@@ -114,6 +115,20 @@ def test_run_directory_of_another_config_is_refused(repo_root, tmp_path):
     experiment.run_experiment(_config(repo_root, "train.epochs=1", "teacher.epochs=1"), str(tmp_path))
     with pytest.raises(ValueError, match="different config"):
         experiment.run_experiment(_config(repo_root, "train.epochs=1", "teacher.epochs=1", "distill.method=kd"), str(tmp_path))
+
+
+def test_caches_are_recorded_and_a_run_written_before_the_cache_keys_resumes(repo_root, tmp_path):
+    config = _config(repo_root, "train.epochs=1", "teacher.epochs=1")
+    metrics = experiment.run_experiment(config, str(tmp_path))
+    assert metrics["caches"]["teacher"]["mode"] == "memory"  # mfeat: a frozen teacher, no augmentation
+    assert metrics["caches"]["inputs"]["mode"] == "off" and "in-memory" in metrics["caches"]["inputs"]["reason"]
+    assert not (tmp_path / "cache").exists()  # nothing on disk in memory mode
+    written = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    del written["data"]["cache"], written["distill"]["teacher_cache"]  # as an older version wrote it
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(written))
+    assert experiment.run_experiment(config, str(tmp_path))["student"] == metrics["student"]  # resumed, not refused
+    with pytest.raises(ValueError, match="different config"):  # a changed key still refuses
+        experiment.run_experiment(_config(repo_root, "train.epochs=1", "teacher.epochs=1", "distill.teacher_cache=off"), str(tmp_path))
 
 
 def test_teacher_checkpoint_is_loaded_not_retrained(repo_root, tmp_path):

@@ -112,6 +112,32 @@ def test_auto_is_off_for_an_augmented_teacher_view_and_forcing_it_warns(bundle):
         assert teacher_cache.resolve("memory", distiller, augmented, None).mode == "memory"
 
 
+def test_a_forced_cache_of_an_augmented_view_reads_the_evaluation_view(bundle):
+    augmented = dataclasses.replace(bundle, deterministic_train_views={"teacher": False, "student": True})
+    distiller = _distiller(augmented, "kd")
+    with pytest.warns(teacher_cache.TeacherViewWarning):
+        pipelines, plan = teacher_cache.cached_pipelines(distiller, augmented, DATA, "memory", None)
+    assert plan.mode == "memory"
+    # mfeat's evaluation view is its training view, so each cached row must be its sample's.
+    for (cached, _), (plain, _) in zip(pipelines["train"].take(3), augmented.fresh("train").take(3)):
+        expected = distiller.teachers[0](plain["teacher"], training=False)["logits"]
+        np.testing.assert_allclose(cached[CACHED_TEACHER_KEY]["fou"]["logits"], expected, atol=1e-6)
+
+
+def test_a_split_that_lost_samples_turns_the_cache_off(bundle):
+    short = dataclasses.replace(
+        bundle, deterministic_train_views={"teacher": False, "student": True},
+        ordered={**bundle.ordered, "train": bundle.ordered["train"].take(bundle.sizes["train"] - 1)},
+    )  # as when data.on_bad_sample: skip drops a clip that fails to decode
+    distiller = _distiller(short, "kd")
+    lines = []
+    with pytest.warns(teacher_cache.TeacherViewWarning):
+        pipelines, plan = teacher_cache.cached_pipelines(distiller, short, DATA, "memory", None, lines.append)
+    assert plan.mode == "off" and "1199 of the split's 1200 samples" in plan.reason
+    inputs, _ = next(iter(pipelines["train"]))
+    assert set(inputs) == {"teacher", "student"}  # trains as without the cache
+
+
 def test_auto_is_on_for_the_mfeat_default_and_disk_needs_a_directory(bundle):
     distiller = _distiller(bundle, "fdcmkd")
     assert teacher_cache.resolve("auto", distiller, bundle, None).mode == "memory"

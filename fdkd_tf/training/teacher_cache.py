@@ -75,19 +75,28 @@ def _output_specs(distiller) -> dict:
 def resolve(requested: str, distiller, bundle: DatasetBundle, directory: Optional[str]) -> CachePlan:
     """Decides ``distill.teacher_cache`` for this distiller and data.
 
+    ``memory``/``disk`` for a method whose teacher trains (``dml``, ``c2kd``) or that
+    has none is ignored with a warning (it would change nothing).
+
     Raises:
-        ConfigError: ``memory``/``disk`` where the cache cannot work (a method whose
-            teacher trains, a dataset without indexed pipelines, teacher outputs
-            whose shape varies with the input).
+        ConfigError: ``memory``/``disk`` where the data rule the cache out (a bundle
+            without indexed pipelines, teacher outputs whose shape varies with the input).
     """
     method = distiller.method
     forced = requested in ("memory", "disk")
-    blocker = None
+    # The method's own reasons are not errors: one config may serve several methods
+    # (tools/benchmark.py), and a cache that cannot apply to one of them changes nothing.
     if not distiller.uses_teacher:
-        blocker = f"method {method} uses no teacher"
-    elif distiller.trains_teacher:
-        blocker = f"the teacher of method {method} trains with the student"
-    elif not bundle.indexed:
+        return CachePlan("off", f"method {method} uses no teacher")
+    if distiller.trains_teacher:
+        if forced:
+            warnings.warn(
+                f"distill.teacher_cache: {requested} is ignored for method {method}: its teacher trains with the student",
+                UserWarning, stacklevel=2,
+            )
+        return CachePlan("off", f"the teacher of method {method} trains with the student")
+    blocker = None
+    if not bundle.indexed:
         blocker = "this dataset's bundle gives no indexed pipelines"
     else:
         dynamic = [name for name, (shape, _) in _output_specs(distiller).items() if None in shape]

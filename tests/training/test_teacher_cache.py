@@ -99,8 +99,15 @@ def test_auto_is_off_for_methods_whose_teacher_trains(bundle, method):
     distiller = _distiller(bundle, method)
     plan = teacher_cache.resolve("auto", distiller, bundle, None)
     assert plan.mode == "off" and "trains with the student" in plan.reason
-    with pytest.raises(ConfigError, match=r"distill.teacher_cache' is memory, but the teacher of method"):
-        teacher_cache.resolve("memory", distiller, bundle, None)
+    with pytest.warns(UserWarning, match=f"teacher_cache: memory is ignored for method {method}"):
+        assert teacher_cache.resolve("memory", distiller, bundle, None).mode == "off"
+
+
+def test_forcing_the_cache_where_the_data_rule_it_out_names_the_key(bundle):
+    distiller = _distiller(bundle, "kd")
+    with pytest.raises(ConfigError, match=r"'distill.teacher_cache' is disk, but this dataset's bundle gives no indexed"):
+        teacher_cache.resolve("disk", distiller, dataclasses.replace(bundle, indexed={}), "/tmp")
+    assert teacher_cache.resolve("auto", distiller, dataclasses.replace(bundle, indexed={}), None).mode == "off"
 
 
 def test_auto_is_off_for_an_augmented_teacher_view_and_forcing_it_warns(bundle):

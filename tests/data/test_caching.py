@@ -15,7 +15,7 @@ from fdkd_tf.data import build_datasets
 from fdkd_tf.data.audiovisual import DatasetWarning
 from fdkd_tf.data.ave import prepare_ave
 from fdkd_tf.data.caching import apply_input_cache
-from fdkd_tf.data.sample_store import MANIFEST, SampleStore
+from fdkd_tf.data.sample_store import MANIFEST
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +111,3 @@ def test_auto_leaves_in_memory_views_alone_and_off_is_off(prepared):
     with pytest.raises(ConfigError, match="data.cache': disk needs a directory"):
         disk = _config(prepared, cache="disk")
         apply_input_cache(_bundle(disk), disk)
-
-
-def test_store_rows_follow_the_requested_order():
-    store = SampleStore({"a": np.arange(10.0)[:, None] * [1, 2], "b": np.arange(10)})
-    rows = store.rows(np.array([7, 2, 9, 2]))
-    np.testing.assert_array_equal(rows[0], [[7, 14], [2, 4], [9, 18], [2, 4]])
-    np.testing.assert_array_equal(rows[1], [7, 2, 9, 2])
-    with pytest.raises(ValueError, match="one row per sample"):
-        SampleStore({"a": np.zeros(3), "b": np.zeros(4)})

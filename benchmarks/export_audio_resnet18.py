@@ -53,7 +53,7 @@ from fdkd_tf.data.splits import stratified_split  # noqa: E402
 from fdkd_tf.export import FORMATS, INT8_SCALES, build_inference_model, export_model, export_run  # noqa: E402
 from fdkd_tf.layers import AudioFrontend  # noqa: E402
 from fdkd_tf.training.experiment import run_experiment  # noqa: E402
-from fdkd_tf.training.run_directory import atomic_path  # noqa: E402
+from fdkd_tf.files import atomic_path  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from fdkd_tf.export import INT8_SCALES, export_run  # noqa: E402
-from fdkd_tf.training.run_directory import atomic_path  # noqa: E402
+from fdkd_tf.files import atomic_path  # noqa: E402
 
 FIELDS = ("run", "scales", "fp32_bytes", "int8_bytes", "size_ratio", "keras_accuracy", "int8_accuracy", "agreement")
 

@@ -41,7 +41,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_common_arguments(parser: argparse.ArgumentParser, projection: bool = True) -> None:
-    parser.add_argument("--output", required=True, help="output directory")
+    parser.add_argument("--output", default=None, help="output directory (default: RUN_DIR/analysis of the first --run-dir)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set distill.fdcmkd.dc_in_low=true")
     if projection:
@@ -86,9 +86,21 @@ def _resolve(args):
     return config, sources_from_checkpoints(config, args.teacher_a, args.teacher_b), None
 
 
+def default_output(args) -> str:
+    """``--output``, or ``RUN_DIR/analysis`` of the (first) run directory."""
+    if args.output:
+        return args.output
+    run_dir = args.run_dirs[0] if args.command == "tsne" else args.run_dir
+    if not run_dir:
+        raise AnalysisError("give --output DIR (there is no --run-dir to write RUN_DIR/analysis into)")
+    return os.path.join(run_dir, "analysis")
+
+
 def run(args) -> dict:
     """Runs one subcommand; returns its summary."""
     from fdkd_tf.analysis import reports
+
+    args.output = default_output(args)
 
     if args.command == "tsne":
         if args.max_samples < 4:

@@ -10,12 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fdkd_tf.config import ConfigError, load_config  # noqa: E402
 from fdkd_tf.training.strategy import STRATEGIES  # noqa: E402
+
+
+def interrupted_line(argv, output_dir: str) -> str:
+    """What Ctrl-C prints: the finished epochs and the command that resumes the run."""
+    from fdkd_tf.training.checkpointing import progress
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--output-dir" not in words and not any(word.startswith("--output-dir=") for word in words):
+        words += ["--output-dir", output_dir]
+    where = progress(os.path.join(output_dir, "checkpoints"))
+    return f"interrupted in {where}; resume with: python tools/train.py {shlex.join(words)}"
 
 
 def main(argv=None) -> int:
@@ -41,6 +53,9 @@ def main(argv=None) -> int:
     except (ConfigError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # one line, no traceback: where it stopped and how to go on
+        print(f"\n{interrupted_line(argv, output_dir)}", file=sys.stderr)
+        return 130
     print(json.dumps({"teacher": metrics["teacher"], "students": metrics["students"]}, indent=2))
     print(f"run directory: {os.path.abspath(output_dir)}")
     return 0

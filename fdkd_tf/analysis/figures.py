@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-from fdkd_tf.training.run_directory import atomic_path
+from fdkd_tf.files import atomic_path
 
 DPI = 100
 SIMILARITY_FIGSIZE = (7.0, 4.0)  # 700 x 400 px

@@ -20,7 +20,7 @@ from fdkd_tf.analysis.similarity import band_similarity, similarity_table
 from fdkd_tf.analysis.sources import ModelSource, load_run_config, sources_from_run
 from fdkd_tf.analysis.tsne import joint_tsne, subsample_indices
 from fdkd_tf.config import ExperimentConfig, config_to_dict
-from fdkd_tf.training.run_directory import RunDirectory, read_json, write_json, write_text
+from fdkd_tf.files import RunDirectory, read_json, write_json, write_text
 
 Progress = Callable[[str], None]
 

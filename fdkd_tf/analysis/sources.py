@@ -18,7 +18,7 @@ from typing import Optional
 
 from fdkd_tf.analysis.errors import AnalysisError
 from fdkd_tf.config import ConfigError, ExperimentConfig, ModelSpec, load_config
-from fdkd_tf.training.run_directory import RunDirectory
+from fdkd_tf.files import RunDirectory
 
 #: ``--pair`` choices for a run directory
 PAIRS = ("auto", "teachers", "distilled")

@@ -293,7 +293,7 @@ def prepare_image(source: str, target: str) -> Optional[str]:
     Returns:
         None on success, else why the image cannot be used.
     """
-    from fdkd_tf.training.run_directory import atomic_path
+    from fdkd_tf.files import atomic_path
 
     if os.path.exists(target):
         return None
@@ -359,7 +359,7 @@ def prepare_crisismmd(
         >>> report["tasks"]["informative"]["train"]["written"]
         9601
     """
-    from fdkd_tf.training.run_directory import write_json, write_text
+    from fdkd_tf.files import write_json, write_text
 
     parsed, skipped_lines = {}, []
     for task in tasks:

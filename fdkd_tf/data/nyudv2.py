@@ -59,7 +59,7 @@ from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.images import normalize_imagenet
 from fdkd_tf.data.registry import register_dataset
 from fdkd_tf.data.sample_store import files_fingerprint
-from fdkd_tf.training.run_directory import atomic_path, write_json, write_text
+from fdkd_tf.files import atomic_path, write_json, write_text
 
 NUM_CLASSES = 40
 NUM_RAW_CLASSES = 894

@@ -26,7 +26,7 @@ import numpy as np
 
 from fdkd_tf.data.audio import write_wav
 from fdkd_tf.data.audiovisual import CLASSES_FILE, INDEX_FILE, REPORT_FILE, DataFormatError
-from fdkd_tf.training.run_directory import atomic_path, write_json, write_text
+from fdkd_tf.files import atomic_path, write_json, write_text
 
 PARTIAL_SUFFIX = ".partial"
 JPEG_QUALITY = 95

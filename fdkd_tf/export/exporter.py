@@ -32,7 +32,7 @@ from fdkd_tf.config import ConfigError, config_from_dict
 from fdkd_tf.export.converters import DEFAULT_INT8_SCALES, FORMATS, check_int8_scales, convert_tflite, save_saved_model
 from fdkd_tf.export.inference_model import INPUT_NAME, SERVING_SIGNATURE, WAVEFORM_INPUT_NAME, build_inference_model
 from fdkd_tf.export.litert_runner import LiteRTModel, mean_latency_ms
-from fdkd_tf.training.run_directory import RunDirectory, write_json
+from fdkd_tf.files import RunDirectory, write_json
 
 #: file (or directory) name of each format inside the export directory
 FILE_NAMES = {

@@ -22,7 +22,7 @@ import traceback
 from fdkd_tf.config import load_config
 from fdkd_tf.distillers.ablations import TABLE4_ABLATIONS, ablation_overrides
 from fdkd_tf.training.experiment import run_experiment
-from fdkd_tf.training.run_directory import read_json, write_text
+from fdkd_tf.files import read_json, write_text
 
 CSV_FIELDS = (
     "method", "seed", "status", "metric", "teacher_modality", "teacher_test_score",

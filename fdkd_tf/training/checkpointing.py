@@ -13,7 +13,7 @@ import os
 
 import keras
 
-from fdkd_tf.training.run_directory import atomic_path, read_json, write_json
+from fdkd_tf.files import atomic_path, read_json, write_json
 
 
 def _best_weights_path(directory: str, name: str) -> str:
@@ -63,6 +63,7 @@ class StageCheckpoint(keras.callbacks.Callback):
         with atomic_path(os.path.join(self.directory, "last.weights.h5")) as temporary:
             self.model.save_weights(temporary)
         self.state["epoch"] = epoch + 1
+        self.state["epochs"] = self.epochs
         self.state["finished"] = epoch + 1 >= self.epochs
         write_json(os.path.join(self.directory, "state.json"), self.state)
 
@@ -92,3 +93,20 @@ def load_best(directory: str, name: str, student: keras.Model) -> None:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no best checkpoint for {name!r} at {path}")
     student.load_weights(path)
+
+
+def progress(checkpoints_root: str) -> str:
+    """Where a run stands, for one line after an interruption: the stage written last
+    and its finished epochs, e.g. ``stage 'distill' after epoch 3 of 10``."""
+    states = []
+    if os.path.isdir(checkpoints_root):
+        for stage in os.listdir(checkpoints_root):
+            path = os.path.join(checkpoints_root, stage, "state.json")
+            if os.path.isfile(path):
+                states.append((os.path.getmtime(path), stage, read_json(path)))
+    if not states:
+        return "before the first epoch finished"
+    _, stage, state = max(states)
+    total = f" of {state['epochs']}" if state.get("epochs") else ""
+    done = " (finished)" if state.get("finished") else ""
+    return f"stage {stage!r} after epoch {state['epoch']}{total}{done}"

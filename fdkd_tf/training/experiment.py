@@ -36,7 +36,7 @@ from fdkd_tf.distillers.none import NoDistillation
 from fdkd_tf.losses.classification import resize_to_labels
 from fdkd_tf.models import build_classifier
 from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
-from fdkd_tf.training.run_directory import RunDirectory, atomic_path, write_json, write_text
+from fdkd_tf.files import RunDirectory, atomic_path, write_json, write_text
 from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed

@@ -19,7 +19,7 @@ from keras_tuner.src.engine import tuner_utils
 from fdkd_tf.config import ExperimentConfig
 from fdkd_tf.distillers import Direction, build_distiller
 from fdkd_tf.models import build_classifier
-from fdkd_tf.training.run_directory import atomic_path
+from fdkd_tf.files import atomic_path
 from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.precision import precision_policy
 

@@ -29,7 +29,7 @@ from fdkd_tf.data import build_datasets
 from fdkd_tf.data.caching import apply_input_cache
 from fdkd_tf.training.experiment import train_teacher
 from fdkd_tf.training.precision import precision_policy
-from fdkd_tf.training.run_directory import RunDirectory, read_json, write_json, write_text
+from fdkd_tf.files import RunDirectory, read_json, write_json, write_text
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.strategy import make_strategy
 from fdkd_tf.training.teacher_cache import cached_pipelines

@@ -102,6 +102,15 @@ def test_run_dir_feature_means_and_tsne(repo_root, tiny_run, tmp_path):
     assert panels[0]["points_per_model"] == 30
 
 
+def test_output_defaults_to_the_run_directorys_analysis_folder(repo_root, tiny_run, tmp_path, capsys):
+    tool = _tool(repo_root)
+    assert tool.main(["feature-means", "--run-dir", str(tiny_run)]) == 0  # as the README prints it
+    assert (tiny_run / "analysis" / "feature_means.json").is_file()
+    assert tool.main(["feature-means", "--config", "configs/mfeat.yaml", "--teacher-a", "a.weights.h5",
+                      "--teacher-b", "b.weights.h5"]) == 2
+    assert "give --output DIR" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_and_name_the_problem(repo_root, tiny_run, tmp_path, capsys):
     tool = _tool(repo_root)
     config = os.path.join(repo_root, "configs", "mfeat.yaml")

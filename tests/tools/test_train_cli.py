@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 
 
 def _run(repo_root, *args, cwd=None):
@@ -69,3 +72,29 @@ def test_bad_config_exits_with_the_key_named(repo_root, tmp_path):
     result = _run(repo_root, "--config", "configs/mfeat.yaml", "--set", "train.epochs=ten")
     assert result.returncode == 2 and "train.epochs" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_ends_with_one_line_and_the_printed_command_resumes(repo_root, tmp_path):
+    args = ["--config", "configs/mfeat.yaml", "--set", "teacher.epochs=20", "--set", "train.epochs=1",
+            "--set", "model.teacher.filters=[8]", "--set", "model.student.hidden_units=[16]",
+            "--output-dir", str(tmp_path), "--verbose", "0"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen([sys.executable, os.path.join(repo_root, "tools", "train.py"), *args], cwd=repo_root,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = tmp_path / "checkpoints" / "teacher_pix" / "state.json"
+    deadline = time.time() + 300
+    while not state.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert state.exists(), "stage 1 never finished an epoch"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("interrupted in stage 'teacher_pix' after epoch ") and " of 20; resume with: " in line
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[:2] == ["python", "tools/train.py"] and command[2:] == args
+    finished = json.loads(state.read_text())["epoch"]
+    resumed = _run(repo_root, *command[2:])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(state.read_text())["epoch"] == 20 and finished < 20

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from fdkd_tf.config import load_config
-from fdkd_tf.training.run_directory import write_json
+from fdkd_tf.files import write_json
 from fdkd_tf.tuning.search import _search_identity
 
 

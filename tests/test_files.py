@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from fdkd_tf.training.run_directory import atomic_path, read_json, write_json
+from fdkd_tf.files import atomic_path, read_json, write_json
 
 
 def test_write_json_round_trip(tmp_path):

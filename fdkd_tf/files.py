@@ -1,4 +1,8 @@
-"""The run directory contract and atomic writes.
+"""The bottom layer of file I/O: atomic writes, JSON, the run-directory layout.
+
+Every layer may import it (data preparation, analysis, export, training), and it
+imports nothing of the project, so no module has to reach up into `fdkd_tf.training`
+for a safe write.
 
 Layout (see docs/architecture.md)::
 

@@ -19,7 +19,6 @@ are selected on ``val_miou`` and ``metrics.json`` reports, per model, ``val_miou
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import time
@@ -31,21 +30,17 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError, ExperimentConfig, config_from_dict, dump_config
 from fdkd_tf.data import DatasetBundle, build_datasets
 from fdkd_tf.data.caching import apply_input_cache
-from fdkd_tf.distillers import Direction, build_distiller
+from fdkd_tf.distillers import Direction
 from fdkd_tf.distillers.none import NoDistillation
 from fdkd_tf.losses.classification import resize_to_labels
-from fdkd_tf.models import build_classifier
 from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
 from fdkd_tf.files import RunDirectory, atomic_path, write_json, write_text
 from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed
+from fdkd_tf.training.stages import build_distillation, build_teacher, model_spec, teacher_checkpoint, teacher_keys
 from fdkd_tf.training.strategy import make_strategy
 from fdkd_tf.training.teacher_cache import cached_pipelines
-
-#: the other input key of a paired batch
-OTHER = {"teacher": "student", "student": "teacher"}
-
 
 def evaluate_accuracy(model: keras.Model, dataset: tf.data.Dataset, input_key: str) -> float:
     """Top-1 accuracy of a classifier's ``logits`` on one input of a paired dataset."""
@@ -189,8 +184,8 @@ def train_teacher(
     otherwise trains with cross-entropy and keeps the best epoch on validation.
     """
     modality = bundle.modalities[input_key]
-    spec = config.model.teacher if input_key == "teacher" else config.model.student
-    teacher = build_classifier(spec, bundle.input_shapes[input_key], bundle.num_classes, name=f"teacher_{modality}")
+    teacher = build_teacher(config, bundle, input_key)
+    spec = model_spec(config, input_key)
     best = None
     if checkpoint:
         key = "teacher.checkpoint" if input_key == "teacher" else "teacher.reverse_checkpoint"
@@ -240,24 +235,13 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
     log = print if verbose else (lambda message: None)
     bundle = apply_input_cache(bundle, config.data, run_dir.path("cache", "inputs"), log)
-    both = config.distill.direction == "both"
     with distribution.scope(), precision_policy(config.train.precision):
         teachers, teacher_metrics = {}, {}
-        for input_key in ("teacher", "student") if both else ("teacher",):
-            checkpoint = config.teacher.checkpoint if input_key == "teacher" else config.teacher.reverse_checkpoint
+        for input_key in teacher_keys(config):
             teachers[input_key], teacher_metrics[bundle.modalities[input_key]] = train_teacher(
-                config, bundle, run_dir, input_key, checkpoint, verbose
+                config, bundle, run_dir, input_key, teacher_checkpoint(config, input_key), verbose
             )
-        directions, builders = [], []
-        for student_key in ("student", "teacher") if both else ("student",):
-            spec = config.model.student if student_key == "student" else config.model.teacher
-            modality = bundle.modalities[student_key]
-            builders.append(functools.partial(
-                build_classifier, spec, bundle.input_shapes[student_key], bundle.num_classes, name=f"student_{modality}"
-            ))
-            teacher_key = OTHER[student_key]
-            directions.append(Direction(modality, student_key, builders[-1](), teacher_key, teachers.get(teacher_key)))
-        distiller = build_distiller(config.distill, directions, bundle.num_classes, ignore_label=config.data.ignore_label)
+        distiller, directions, builders = build_distillation(config, bundle, teachers)
         pipelines, cache_plan = cached_pipelines(
             distiller, bundle, config.data, config.distill.teacher_cache, run_dir.path("cache", "teacher"), log
         )

@@ -17,14 +17,12 @@ import numpy as np
 from keras_tuner.src.engine import tuner_utils
 
 from fdkd_tf.config import ExperimentConfig
-from fdkd_tf.distillers import Direction, build_distiller
-from fdkd_tf.models import build_classifier
 from fdkd_tf.files import atomic_path
 from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.precision import precision_policy
+from fdkd_tf.training.stages import build_distillation
 
 #: the other input key of a paired batch
-_OTHER = {"teacher": "student", "student": "teacher"}
 
 
 def apply_hyperparameters(config: ExperimentConfig, values: dict) -> ExperimentConfig:
@@ -138,20 +136,8 @@ class DistillerHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         """A fresh student (and heads) around the shared teacher, compiled."""
         trial_config = apply_hyperparameters(self.config, self.declare(hp))
-        both = trial_config.distill.direction == "both"
-        directions = []
         with precision_policy(trial_config.train.precision):  # the students and heads of a trial
-            for student_key in ("student", "teacher") if both else ("student",):
-                spec = trial_config.model.student if student_key == "student" else trial_config.model.teacher
-                modality = self.bundle.modalities[student_key]
-                student = build_classifier(
-                    spec, self.bundle.input_shapes[student_key], self.bundle.num_classes, name=f"student_{modality}"
-                )
-                teacher_key = _OTHER[student_key]
-                directions.append(Direction(modality, student_key, student, teacher_key, self.teachers.get(teacher_key)))
-            distiller = build_distiller(
-                trial_config.distill, directions, self.bundle.num_classes, ignore_label=trial_config.data.ignore_label
-            )
+            distiller, _, _ = build_distillation(trial_config, self.bundle, self.teachers)
         steps_per_epoch = max(math.ceil(self.bundle.sizes["train"] / trial_config.data.batch_size), 1)
         compile_distiller(distiller, trial_config.train, steps_per_epoch, trial_config.train.epochs)
         return distiller

@@ -31,6 +31,7 @@ from fdkd_tf.training.experiment import train_teacher
 from fdkd_tf.training.precision import precision_policy
 from fdkd_tf.files import RunDirectory, read_json, write_json, write_text
 from fdkd_tf.training.seeding import set_seed
+from fdkd_tf.training.stages import teacher_checkpoint, teacher_keys
 from fdkd_tf.training.strategy import make_strategy
 from fdkd_tf.training.teacher_cache import cached_pipelines
 from fdkd_tf.tuning.hypermodel import DistillerHyperModel, load_trained_weights, trial_weights_path
@@ -162,11 +163,10 @@ def run_search(
     log = print if verbose else (lambda message: None)
     bundle = apply_input_cache(bundle, config.data, os.path.join(output_dir, "cache", "inputs"), log)
     teacher_dir = RunDirectory(os.path.join(output_dir, "teacher"))
-    both = config.distill.direction == "both"
     teachers, weights = {}, {}
     with distribution.scope(), precision_policy(config.train.precision):  # the shared teachers
-        for input_key in ("teacher", "student") if both else ("teacher",):
-            configured = config.teacher.checkpoint if input_key == "teacher" else config.teacher.reverse_checkpoint
+        for input_key in teacher_keys(config):
+            configured = teacher_checkpoint(config, input_key)
             teachers[input_key], _ = train_teacher(config, bundle, teacher_dir, input_key, configured, verbose)
             weights[input_key] = teacher_weights(config, teacher_dir, bundle.modalities[input_key], configured)
         hypermodel = DistillerHyperModel(config, bundle, teachers)

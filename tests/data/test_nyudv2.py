@@ -266,3 +266,53 @@ def test_prepare_load_train_writes_miou_metrics(prepared, tmp_path, monkeypatch)
     assert saved["student"]["best_epoch"] == best["epoch"] in (1, 2)
     assert saved["student"]["val_miou"] == pytest.approx(best["val_miou"], abs=1e-5)
     assert os.path.exists(tmp_path / "run" / "student.keras")
+
+
+def _np_dense_cross_entropy(labels, logits, ignore):
+    """Per-sample mean CE over the pixels not labelled ``ignore`` (0 for none)."""
+    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    values = []
+    for sample_labels, sample_log_probs in zip(labels, log_probs):
+        valid = sample_labels != ignore
+        picked = sample_log_probs[valid, sample_labels[valid]]
+        values.append(-picked.mean() if picked.size else 0.0)
+    return np.array(values)
+
+
+def test_a_tuning_trial_keeps_ignored_pixels_out_of_every_loss(prepared, tmp_path, monkeypatch):
+    """tools/tune.py's trials are built by the same stage builder as training, so
+    data.ignore_label reaches them: one trial on the NYU fixture, whose labels hold 255s."""
+    from fdkd_tf.tuning import hypermodel as hypermodel_module
+    from fdkd_tf.tuning.search import run_search
+
+    root, _ = prepared
+    # The tiny dense arch stands in under a name the config accepts (best.yaml is validated).
+    monkeypatch.setitem(classifier_module.FEATURE_BUILDERS, "deeplabv3plus", tiny_dense_features)
+    built = []
+    original_build = hypermodel_module.DistillerHyperModel.build
+    monkeypatch.setattr(hypermodel_module.DistillerHyperModel, "build",
+                        lambda self, hp: built.append(original_build(self, hp)) or built[-1])
+    spec = ModelSpec(arch="deeplabv3plus", feature_dim=16)
+    config = ExperimentConfig(
+        experiment=ExperimentMeta(name="nyudv2-tune", seed=0),
+        data=data_config(root),
+        model=ModelConfig(teacher=spec, student=spec),
+        teacher=TeacherStage(epochs=1),
+        distill=DistillConfig(method="fdcmkd"),
+        train=TrainConfig(epochs=1, verbose=0),
+    )
+    with pytest.warns(UserWarning, match=SIZE_WARNING):
+        result = run_search(config, str(tmp_path / "search"), max_trials=1, verbose=0)
+    assert len(result["trials"]) == 1 and result["trials"][0]["objective"] is not None
+    trial = built[-1]  # the trial's distiller, after its training
+    assert trial.ignore_label == config.data.ignore_label == 255
+    inputs, labels = next(iter(build(root).val))
+    labels = labels.numpy()
+    assert (labels == 255).any() and (labels != 255).any()
+    _, terms, _ = trial.compute_terms(inputs, labels, training=False)
+    logits = trial.directions[0].student(inputs["student"], training=False)["logits"].numpy()
+    expected = _np_dense_cross_entropy(labels, logits, 255).mean()
+    assert float(terms["ce"]) == pytest.approx(expected, rel=1e-4)
+    with_ignored = _np_dense_cross_entropy(np.where(labels == 255, 0, labels), logits, -1).mean()
+    assert abs(expected - with_ignored) > 1e-3  # the check could tell them apart

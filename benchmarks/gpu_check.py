@@ -43,9 +43,6 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "jax")
 for _name in ("tensorflow", "tensorflow_text"):  # absent on the GPU machine: rehearse without it too
     sys.modules[_name] = None
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 

@@ -16,8 +16,6 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from export_audio_resnet18 import BASE_CONFIG, DEFAULT_CLIPS, experiment_overrides, prepare_data  # noqa: E402  (registers the dataset)
 

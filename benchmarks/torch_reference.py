@@ -32,7 +32,6 @@ import os
 import platform
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 from step_overhead import build_method, summarize, synthetic_setting, time_steps, write_result  # noqa: E402

@@ -14,7 +14,7 @@ import pytest
 from testing_utils import REPO_ROOT
 
 #: bottom first; a package may import itself and anything before it.
-LAYERS = ("config", "files", "layers", "losses", "models", "distillers", "data", "analysis", "export", "training", "tuning")
+LAYERS = ("config", "files", "layers", "losses", "models", "distillers", "data", "analysis", "export", "training", "tuning", "cli")
 PACKAGE = pathlib.Path(REPO_ROOT) / "fdkd_tf"
 
 

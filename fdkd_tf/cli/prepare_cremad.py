@@ -1,0 +1,35 @@
+"""Prepare the CREMA-D release for training: ``python tools/prepare_cremad.py --src RAW_DIR --out DATA_DIR``.
+
+RAW_DIR holds AudioWAV/*.wav and VideoFlash/*.flv of the official release, and the
+reference split files train.csv and test.csv (``clip_name,LABEL``, no header; or give
+their directory with --splits). Layout in fdkd_tf/data/cremad.py. Writes 22,050 Hz
+mono wavs, one JPEG per second and the split files into DATA_DIR; rerunning skips
+finished clips. Then train with ``--set data.root=DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--src", required=True, help="the CREMA-D release (AudioWAV/, VideoFlash/)")
+    parser.add_argument("--out", required=True, help="prepared data directory (data.root)")
+    parser.add_argument("--splits", default=None, help="directory of train.csv and test.csv (default: --src)")
+    parser.add_argument("--on-bad-line", choices=("error", "skip"), default="error", help="malformed split rows: stop (default) or skip and report")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    from fdkd_tf.data.audiovisual import DataFormatError
+    from fdkd_tf.data.cremad import prepare_cremad
+
+    try:
+        report = prepare_cremad(args.src, args.out, splits_dir=args.splits, on_bad=args.on_bad_line, progress=not args.no_progress)
+    except DataFormatError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+

@@ -13,6 +13,7 @@ import pytest
 
 from fdkd_tf.config import load_config
 from fdkd_tf.training import experiment
+from fdkd_tf.training.stages import build_teacher
 from fdkd_tf.tuning import SearchError, format_trials, run_search
 from fdkd_tf.tuning import hypermodel as hypermodel_module
 from fdkd_tf.tuning.hypermodel import (
@@ -163,7 +164,7 @@ def test_trial_weights_exclude_the_shared_teacher(repo_root, tmp_path):
 
     config = _config(repo_root)
     bundle = build_datasets(config.data, seed=0)
-    teacher = experiment.build_classifier(config.model.teacher, bundle.input_shapes["teacher"], 10, name="teacher_pix")
+    teacher = build_teacher(config, bundle, "teacher")
     model = hypermodel_module.DistillerHyperModel(config, bundle, {"teacher": teacher})
     first = model.build(keras_tuner.HyperParameters())
     teacher_ids = {id(v) for v in teacher.weights}
@@ -208,7 +209,7 @@ def test_trials_use_the_configured_precision_and_execution_keys(repo_root):
 
     config = _config(repo_root, "train.precision=mixed_float16", "train.gradient_accumulation_steps=2", "data.ignore_label=7")
     bundle = build_datasets(config.data, seed=0)
-    teacher = experiment.build_classifier(config.model.teacher, bundle.input_shapes["teacher"], 10, name="teacher_pix")
+    teacher = build_teacher(config, bundle, "teacher")
     trial = hypermodel_module.DistillerHyperModel(config, bundle, {"teacher": teacher}).build(keras_tuner.HyperParameters())
     assert trial.students[0].compute_dtype == "float16" and trial.dtype_policy.name == "mixed_float16"
     assert isinstance(trial.optimizer, keras.optimizers.LossScaleOptimizer)

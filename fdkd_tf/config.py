@@ -12,12 +12,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 import yaml
+
+from fdkd_tf import distillers
+from fdkd_tf.settings import (  # noqa: F401  (ConfigError and build_section are re-exported)
+    ConfigError,
+    _build,
+    _check,
+    _fraction,
+    _in_unit_interval,
+    _non_negative,
+    _positive,
+    build_section,
+)
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -39,31 +49,6 @@ _YamlLoader.add_implicit_resolver(
 def _load_yaml(stream):
     """Parses YAML text or a file with `_YamlLoader` (safe, YAML 1.2 floats)."""
     return yaml.load(stream, Loader=_YamlLoader)  # noqa: S506  (a SafeLoader subclass)
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message says where."""
-
-
-def _positive(value):
-    return value > 0
-
-
-def _non_negative(value):
-    return value >= 0
-
-
-def _fraction(value):
-    return 0.0 < value < 1.0
-
-
-def _in_unit_interval(value):
-    return 0.0 <= value < 1.0
-
-
-# Range checks: key name -> (predicate, description). Looked up by field metadata.
-def _check(predicate, description):
-    return {"check": (predicate, description)}
 
 
 @dataclass
@@ -139,152 +124,8 @@ class TeacherStage:
 
 
 @dataclass
-class FDCMKDConfig:
-    """FD-CMKD (paper Eq. 11) weights, band split and Table 4 ablation switches."""
-
-    lambda1: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    lambda2: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    align_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    task_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    cutoff: float = field(default=0.5, metadata=_check(_fraction, "in (0, 1)"))
-    dc_in_low: bool = False
-    freq: bool = True
-    align: bool = True
-    scale: bool = True
-    log: bool = True
-
-
-@dataclass
-class KDConfig:
-    """Hinton et al. (2015) logit distillation."""
-
-    temperature: float = field(default=4.0, metadata=_check(_positive, "> 0"))
-    kd_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class DISTConfig:
-    """DIST (Huang et al., 2022): Pearson relations between predictions.
-
-    ``beta`` weighs the inter-class (per sample) relation, ``gamma`` the
-    intra-class (per class over the batch; per replica under tf.distribute) one.
-    """
-
-    beta: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    gamma: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    tau: float = field(default=1.0, metadata=_check(_positive, "> 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class DMLConfig:
-    """DML (Zhang et al., 2018): student and teacher learn from each other.
-
-    Each side gets ``ce_weight * CE + kl_weight * T^2 KL(other || own)``.
-    """
-
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    kl_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    temperature: float = field(default=1.0, metadata=_check(_positive, "> 0"))
-
-
-@dataclass
-class NKDConfig:
-    """NKD (Yang et al., 2023): teacher target probability + normalized non-target CE."""
-
-    temperature: float = field(default=1.0, metadata=_check(_positive, "> 0"))  # lambda
-    gamma: float = field(default=1.5, metadata=_check(_non_negative, ">= 0"))
-    nkd_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class DKDConfig:
-    """DKD (Zhao et al., 2022): ``alpha * TCKD + beta * NCKD`` at temperature T.
-
-    ``warmup_epochs``: both weights ramp up as ``min(epoch / warmup_epochs, 1)``
-    (epochs counted from 1), as in the original; 0 switches the warm-up off.
-    """
-
-    alpha: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    beta: float = field(default=8.0, metadata=_check(_non_negative, ">= 0"))
-    temperature: float = field(default=4.0, metadata=_check(_positive, "> 0"))
-    warmup_epochs: int = field(default=20, metadata=_check(_non_negative, "a non-negative integer"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class FeatConfig:
-    """FitNet-style MSE between (projected) student and teacher pooled features."""
-
-    feat_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class PKDConfig:
-    """PKD (Cao et al., 2022): 1 - Pearson correlation of (projected) pooled features.
-
-    ``pkd_weight`` 6 is the original's weight for two-stage detectors (10 for
-    one-stage ones).
-    """
-
-    pkd_weight: float = field(default=6.0, metadata=_check(_non_negative, ">= 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class OFDConfig:
-    """OFD (Heo et al., 2019): margin-ReLU teacher, Linear+BN regressor, partial L2.
-
-    The distance is summed over feature entries; ``ofd_weight`` 1e-3 is the
-    original's ``/ 1000`` (CIFAR-100 script).
-    """
-
-    ofd_weight: float = field(default=1e-3, metadata=_check(_non_negative, ">= 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class AFDConfig:
-    """AFD (Ji et al., 2021): attention-based matching of the hint and feature levels.
-
-    ``afd_weight`` (the original's beta) 200 and ``qk_dim`` 128 are the original
-    defaults; its script also adds Hinton KD (0.9, T 4), off here by default
-    (``kd_weight: 0``) so that AFD stays a pure feature baseline.
-    """
-
-    afd_weight: float = field(default=200.0, metadata=_check(_non_negative, ">= 0"))
-    qk_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
-    kd_weight: float = field(default=0.0, metadata=_check(_non_negative, ">= 0"))
-    temperature: float = field(default=4.0, metadata=_check(_positive, "> 0"))
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-
-
-@dataclass
-class C2KDConfig:
-    """C2KD (Huo et al., 2024): proxies on the hint, both models learn, gated NTKD.
-
-    Every weight applies to both sides (student and teacher); all are 1 and the
-    temperature is 1 in the original. ``proxy_batchnorm: false`` drops the
-    proxies' BatchNorm (a BN-free variant, exact under tf.distribute).
-    """
-
-    ce_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    proxy_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))  # KL(own || proxy) trains the proxy
-    self_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))  # KL(proxy || own) trains the model
-    ntkd_weight: float = field(default=1.0, metadata=_check(_non_negative, ">= 0"))
-    temperature: float = field(default=1.0, metadata=_check(_positive, "> 0"))
-    kendall_threshold: float = field(default=0.0, metadata=_check(lambda v: -1.0 <= v < 1.0, "in [-1, 1)"))  # tau a sample must exceed
-    proxy_units: int = field(default=256, metadata=_check(_positive, "a positive integer"))
-    proxy_batchnorm: bool = True
-
-
-@dataclass
-class DistillConfig:
-    """Stage 2: which method, which direction(s), and each method's settings."""
+class DistillSettings:
+    """Stage 2 settings shared by every method: which method, which direction(s)."""
 
     method: str = "fdcmkd"
     direction: Literal["forward", "both"] = "forward"
@@ -294,17 +135,25 @@ class DistillConfig:
     # A frozen teacher's outputs computed once per sample instead of every step:
     # auto | memory | disk | off (fdkd_tf.training.teacher_cache).
     teacher_cache: Literal["auto", "memory", "disk", "off"] = "auto"
-    fdcmkd: FDCMKDConfig = field(default_factory=FDCMKDConfig)
-    kd: KDConfig = field(default_factory=KDConfig)
-    dist: DISTConfig = field(default_factory=DISTConfig)
-    dml: DMLConfig = field(default_factory=DMLConfig)
-    nkd: NKDConfig = field(default_factory=NKDConfig)
-    dkd: DKDConfig = field(default_factory=DKDConfig)
-    feat: FeatConfig = field(default_factory=FeatConfig)
-    pkd: PKDConfig = field(default_factory=PKDConfig)
-    ofd: OFDConfig = field(default_factory=OFDConfig)
-    afd: AFDConfig = field(default_factory=AFDConfig)
-    c2kd: C2KDConfig = field(default_factory=C2KDConfig)
+
+
+def _method_sections() -> list[tuple[str, type]]:
+    """``(section, settings dataclass)`` of every registered method that has settings,
+    the project's own method first (the order of ``distill`` in a dumped config)."""
+    sections = [(section, cls.settings_class) for cls, section in distillers.REGISTRY.values() if section]
+    return sorted(sections, key=lambda item: item[0] != "fdcmkd")
+
+
+#: ``distill``: `DistillSettings` plus one section per method, each the settings
+#: dataclass declared beside its distiller (``distill.kd`` is `KDConfig` of
+#: fdkd_tf/distillers/kd.py); a new method's section appears with its registry entry.
+DistillConfig = dataclasses.make_dataclass(
+    "DistillConfig",
+    [(section, settings, field(default_factory=settings)) for section, settings in _method_sections()],
+    bases=(DistillSettings,),
+    namespace={"__doc__": "Stage 2: which method, which direction(s), and each method's settings."},
+)
+DistillConfig.__module__ = __name__  # make_dataclass(module=...) needs Python 3.12
 
 
 @dataclass
@@ -388,114 +237,8 @@ class ExperimentConfig:
 # --------------------------------------------------------------------------- parsing
 
 
-def _type_name(annotation) -> str:
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(v) for v in typing.get_args(annotation))
-    if origin in (typing.Union, types.UnionType):
-        names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
-        return " or ".join(names) + " or null"
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(annotation)[0])}"
-    if dataclasses.is_dataclass(annotation):
-        return "a mapping"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
-        annotation, str(annotation)
-    )
-
-
-def _convert(value, annotation, path: str, source: str):
-    """Checks ``value`` against ``annotation``; returns it converted (int -> float)."""
-
-    def fail(extra=""):
-        raise ConfigError(
-            f"config key '{path}' must be {_type_name(annotation)}, got {value!r}{extra} ({source})"
-        )
-
-    origin = typing.get_origin(annotation)
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, dict):
-            fail()
-        return _build(annotation, value, path, source)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(value, args[0], path, source)
-    if origin is Literal:
-        choices = typing.get_args(annotation)
-        if value is False and "off" in choices and False not in choices:
-            return "off"  # YAML 1.1 reads a bare `off` as false
-        if value not in choices:
-            fail()
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            fail()
-        (item_type,) = typing.get_args(annotation)
-        return [_convert(v, item_type, f"{path}[{i}]", source) for i, v in enumerate(value)]
-    if annotation is bool:
-        if not isinstance(value, bool):
-            fail()
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail()
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail()
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            fail()
-        return value
-    raise TypeError(f"unsupported annotation {annotation!r} at {path}")
-
-
-def _build(cls, mapping: dict, prefix: str, source: str):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - set(fields))
-    if unknown:
-        where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        raise ConfigError(
-            f"unknown config key '{where}' ({source}); valid keys here: {', '.join(fields)}"
-        )
-    kwargs = {}
-    for name, value in mapping.items():
-        path = f"{prefix}.{name}" if prefix else name
-        converted = _convert(value, hints[name], path, source)
-        check = fields[name].metadata.get("check")
-        if check is not None and converted is not None:
-            predicate, description = check
-            if not predicate(converted):
-                raise ConfigError(
-                    f"config key '{path}' must be {description}, got {value!r} ({source})"
-                )
-        kwargs[name] = converted
-    return cls(**kwargs)
-
-
-def build_section(cls, mapping: dict, path: str, source: str):
-    """One config section from a mapping, checked like a YAML file's keys.
-
-    Args:
-        cls: the section's dataclass (e.g. `FDCMKDConfig`).
-        mapping: field name -> value.
-        path: the section's key path in error messages (``distill.fdcmkd``).
-        source: where the values came from, for error messages.
-
-    Raises:
-        ConfigError: naming the key path, for an unknown key or a bad value.
-    """
-    return _build(cls, mapping, path, source)
-
-
 def _validate_semantics(config: ExperimentConfig, source: str) -> None:
     """Cross-field rules that a single type check cannot express."""
-    from fdkd_tf import distillers  # local import: distillers import config
-
     def fail(path, message):
         raise ConfigError(f"config key '{path}' {message} ({source})")
 

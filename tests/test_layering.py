@@ -14,13 +14,16 @@ import pytest
 from testing_utils import REPO_ROOT
 
 #: bottom first; a package may import itself and anything before it.
-LAYERS = ("config", "files", "layers", "losses", "models", "distillers", "data", "analysis", "export", "training", "tuning", "cli")
+LAYERS = ("settings", "files", "layers", "losses", "models", "distillers", "config", "data", "analysis", "export", "training", "tuning", "cli")
 PACKAGE = pathlib.Path(REPO_ROOT) / "fdkd_tf"
 
 
 def _imports(path: pathlib.Path):
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):  # function-level imports too
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fdkd_tf."):
+        if isinstance(node, ast.ImportFrom) and node.module == "fdkd_tf":  # from fdkd_tf import distillers
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fdkd_tf."):
             yield node.module.split(".")[1], node.lineno
         elif isinstance(node, ast.Import):
             for alias in node.names:

@@ -1,8 +1,11 @@
 """Distillation methods, one file each, selected by name from the config.
 
-Adding a method = one file with a `Distiller` subclass (its ``method`` name and
-``settings_class``, registered with `keras.saving.register_keras_serializable`) + one
-entry below + its config section in `fdkd_tf.config.DistillConfig`.
+Adding a method = one file with its settings dataclass (fields typed and range-checked
+with `fdkd_tf.settings`, the paper's defaults) and a `Distiller` subclass (its
+``method`` name and ``settings_class``, registered with
+`keras.saving.register_keras_serializable`) + one entry below: the registry entry's
+section name is the method's key under ``distill`` in the config
+(`fdkd_tf.config.DistillConfig` is assembled from this registry).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ import keras
 from keras import ops
 from keras.src.trainers.compile_utils import MetricsList  # the group monitor callbacks search
 
-from fdkd_tf.config import ConfigError, build_section
+from fdkd_tf.settings import ConfigError, build_section
 from fdkd_tf.losses import cross_entropy
 from fdkd_tf.losses.classification import resize_to_labels
 

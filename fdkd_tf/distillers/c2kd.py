@@ -30,13 +30,34 @@ BatchNorm does), so a multi-replica step differs slightly from one device.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import keras
 
-from fdkd_tf.config import C2KDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import cross_entropy, kd_loss, on_the_fly_selection, selected_non_target_kl
 from fdkd_tf.models.classification_head import xavier_normal
 from fdkd_tf.models.resnet import kaiming_fan_out
+from fdkd_tf.settings import check, positive, positive_integer, weight
+
+
+@dataclass
+class C2KDConfig:
+    """C2KD (Huo et al., 2024): proxies on the hint, both models learn, gated NTKD.
+
+    Every weight applies to both sides (student and teacher); all are 1 and the
+    temperature is 1 in the original. ``proxy_batchnorm: false`` drops the
+    proxies' BatchNorm (a BN-free variant, exact under tf.distribute).
+    """
+
+    ce_weight: float = weight(1.0)
+    proxy_weight: float = weight(1.0)  # KL(own || proxy) trains the proxy
+    self_weight: float = weight(1.0)  # KL(proxy || own) trains the model
+    ntkd_weight: float = weight(1.0)
+    temperature: float = positive(1.0)
+    kendall_threshold: float = field(default=0.0, metadata=check(lambda v: -1.0 <= v < 1.0, "in [-1, 1)"))  # tau a sample must exceed
+    proxy_units: int = positive_integer(256)
+    proxy_batchnorm: bool = True
 
 
 def build_proxy(hint_shape: tuple, num_classes: int, units: int, batchnorm: bool, name: str) -> keras.Model:

@@ -4,11 +4,27 @@ baselines (Tables 2-3)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from fdkd_tf.config import DISTConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import dist_inter_loss, dist_intra_loss
+from fdkd_tf.settings import positive, weight
+
+
+@dataclass
+class DISTConfig:
+    """DIST (Huang et al., 2022): Pearson relations between predictions.
+
+    ``beta`` weighs the inter-class (per sample) relation, ``gamma`` the
+    intra-class (per class over the batch; per replica under tf.distribute) one.
+    """
+
+    beta: float = weight(1.0)
+    gamma: float = weight(1.0)
+    tau: float = positive(1.0)
+    ce_weight: float = weight(1.0)
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")

@@ -15,12 +15,29 @@ one set, 0 for a new distiller.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import keras
 from keras import ops
 
-from fdkd_tf.config import DKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import nckd_loss, tckd_loss
+from fdkd_tf.settings import check, non_negative, positive, weight
+
+
+@dataclass
+class DKDConfig:
+    """DKD (Zhao et al., 2022): ``alpha * TCKD + beta * NCKD`` at temperature T.
+
+    ``warmup_epochs``: both weights ramp up as ``min(epoch / warmup_epochs, 1)``
+    (epochs counted from 1), as in the original; 0 switches the warm-up off.
+    """
+
+    alpha: float = weight(1.0)
+    beta: float = weight(8.0)
+    temperature: float = positive(4.0)
+    warmup_epochs: int = field(default=20, metadata=check(non_negative, "a non-negative integer"))
+    ce_weight: float = weight(1.0)
 
 
 class EpochCounter(keras.callbacks.Callback):

@@ -27,11 +27,25 @@ distiller's ``last.weights.h5``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from fdkd_tf.config import DMLConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import cross_entropy, kd_loss
+from fdkd_tf.settings import positive, weight
+
+
+@dataclass
+class DMLConfig:
+    """DML (Zhang et al., 2018): student and teacher learn from each other.
+
+    Each side gets ``ce_weight * CE + kl_weight * T^2 KL(other || own)``.
+    """
+
+    ce_weight: float = weight(1.0)
+    kl_weight: float = weight(1.0)
+    temperature: float = positive(1.0)
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")

@@ -28,13 +28,32 @@ and the ``low_miou`` / ``high_miou`` metrics.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import keras
 
-from fdkd_tf.config import FDCMKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.layers import FrequencyDecoupling, standardize
 from fdkd_tf.losses import feature_mse, high_band_loss, low_band_loss
 from fdkd_tf.models import ClassificationHead
+from fdkd_tf.settings import check, fraction, weight
+
+
+@dataclass
+class FDCMKDConfig:
+    """FD-CMKD (paper Eq. 11) weights, band split and Table 4 ablation switches."""
+
+    lambda1: float = weight(1.0)
+    lambda2: float = weight(1.0)
+    align_weight: float = weight(1.0)
+    task_weight: float = weight(1.0)
+    ce_weight: float = weight(1.0)
+    cutoff: float = field(default=0.5, metadata=check(fraction, "in (0, 1)"))
+    dc_in_low: bool = False
+    freq: bool = True
+    align: bool = True
+    scale: bool = True
+    log: bool = True
 
 
 def _head(num_classes: int, dim: int, name: str):

@@ -3,11 +3,21 @@ paper's "Feat" baseline and the first row of its Table 4."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from fdkd_tf.config import FeatConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import feature_mse
+from fdkd_tf.settings import weight
+
+
+@dataclass
+class FeatConfig:
+    """FitNet-style MSE between (projected) student and teacher pooled features."""
+
+    feat_weight: float = weight(1.0)
+    ce_weight: float = weight(1.0)
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")

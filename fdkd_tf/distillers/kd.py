@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from fdkd_tf.config import KDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import kd_loss
+from fdkd_tf.settings import positive, weight
+
+
+@dataclass
+class KDConfig:
+    """Hinton et al. (2015) logit distillation."""
+
+    temperature: float = positive(4.0)
+    kd_weight: float = weight(1.0)
+    ce_weight: float = weight(1.0)
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")

@@ -4,11 +4,23 @@ Normalized Loss and Customized Soft Labels"), one of the paper's logit baselines
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from fdkd_tf.config import NKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import nkd_non_target_loss, nkd_target_loss
+from fdkd_tf.settings import positive, weight
+
+
+@dataclass
+class NKDConfig:
+    """NKD (Yang et al., 2023): teacher target probability + normalized non-target CE."""
+
+    temperature: float = positive(1.0)  # lambda
+    gamma: float = weight(1.5)
+    nkd_weight: float = weight(1.0)
+    ce_weight: float = weight(1.0)
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")

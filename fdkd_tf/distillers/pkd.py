@@ -13,11 +13,25 @@ working across heterogeneous teacher/student pairs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from fdkd_tf.config import PKDConfig
 from fdkd_tf.distillers.base import Distiller
 from fdkd_tf.losses import pkd_loss
+from fdkd_tf.settings import weight
+
+
+@dataclass
+class PKDConfig:
+    """PKD (Cao et al., 2022): 1 - Pearson correlation of (projected) pooled features.
+
+    ``pkd_weight`` 6 is the original's weight for two-stage detectors (10 for
+    one-stage ones).
+    """
+
+    pkd_weight: float = weight(6.0)
+    ce_weight: float = weight(1.0)
 
 
 @keras.saving.register_keras_serializable(package="fdkd_tf")

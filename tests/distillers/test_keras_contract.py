@@ -12,7 +12,9 @@ import tensorflow as tf
 
 from distiller_helpers import CLASSES, STUDENT_IN, TEACHER_IN, batch_dataset, make_distiller, weights_of
 from testing_utils import paired_batch, tiny_classifier
-from fdkd_tf.config import ConfigError, FDCMKDConfig, KDConfig
+from fdkd_tf.config import ConfigError
+from fdkd_tf.distillers.fdcmkd import FDCMKDConfig
+from fdkd_tf.distillers.kd import KDConfig
 from fdkd_tf.distillers import REGISTRY, Direction
 from fdkd_tf.distillers.fdcmkd import FrequencyDecoupledDistillation
 from fdkd_tf.distillers.kd import LogitDistillation

@@ -46,7 +46,9 @@ def main(argv=None) -> int:
         "runs", f"{config.experiment.name}-{config.distill.method}-seed{config.experiment.seed}"
     )
     from fdkd_tf.training.experiment import run_experiment
+    from fdkd_tf.training.interruption import install_handler
 
+    install_handler()  # Ctrl-C stops at a batch boundary (fdkd_tf/training/interruption.py)
     try:
         metrics = run_experiment(config, output_dir, strategy=args.strategy, verbose=args.verbose)
     except (ConfigError, ValueError, FileNotFoundError) as error:

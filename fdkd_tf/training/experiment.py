@@ -36,6 +36,7 @@ from fdkd_tf.losses.classification import resize_to_labels
 from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
 from fdkd_tf.files import RunDirectory, atomic_path, write_json, write_text
 from fdkd_tf.training.compilation import compile_distiller
+from fdkd_tf.training.interruption import StopOnInterrupt
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.stages import build_distillation, build_teacher, model_spec, teacher_checkpoint, teacher_keys
@@ -140,7 +141,8 @@ def fit_stage(
         print(f"[{stage}] resuming after epoch {initial_epoch}/{epochs}")
     monitors = {d.name: (f"val_{distiller.accuracy_metric(d)}", d.student) for d in distiller.directions}
     checkpoint = StageCheckpoint(checkpoint_dir, monitors, epochs, state)
-    callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch")]
+    # StopOnInterrupt after the checkpoint: an epoch that ended is saved before a Ctrl-C stops the run.
+    callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch"), StopOnInterrupt()]
     distiller.fit(
         pipelines["train"],
         validation_data=pipelines["val"],

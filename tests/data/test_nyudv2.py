@@ -233,20 +233,25 @@ def tiny_dense_features(inputs, spec, name):
     return {"features": features, "hint": hint, "output_stride": 4}
 
 
+def tiny_dense_config(root, arch: str, name: str, epochs: int) -> ExperimentConfig:
+    """FD-CMKD, rgb teaching depth, on the tiny dense arch registered as ``arch``."""
+    spec = ModelSpec(arch=arch, feature_dim=16)
+    return ExperimentConfig(
+        experiment=ExperimentMeta(name=name, seed=0),
+        data=data_config(root),
+        model=ModelConfig(teacher=spec, student=spec),
+        teacher=TeacherStage(epochs=1),
+        distill=DistillConfig(method="fdcmkd"),
+        train=TrainConfig(epochs=epochs, verbose=0),
+    )
+
+
 def test_prepare_load_train_writes_miou_metrics(prepared, tmp_path, monkeypatch):
     """run_experiment end to end (teacher, distillation, selection, evaluation) on prepared data,
     a tiny dense arch standing in for DeepLabV3+ to keep it fast; rgb teaches depth."""
     root, _ = prepared
     monkeypatch.setitem(classifier_module.FEATURE_BUILDERS, "tiny_dense", tiny_dense_features)
-    spec = ModelSpec(arch="tiny_dense", feature_dim=16)
-    config = ExperimentConfig(
-        experiment=ExperimentMeta(name="nyudv2-tiny", seed=0),
-        data=data_config(root),
-        model=ModelConfig(teacher=spec, student=spec),
-        teacher=TeacherStage(epochs=1),
-        distill=DistillConfig(method="fdcmkd"),
-        train=TrainConfig(epochs=2, verbose=0),
-    )
+    config = tiny_dense_config(root, "tiny_dense", "nyudv2-tiny", epochs=2)
 
     with pytest.warns(UserWarning, match=SIZE_WARNING):
         metrics = run_experiment(config, str(tmp_path / "run"))
@@ -293,15 +298,7 @@ def test_a_tuning_trial_keeps_ignored_pixels_out_of_every_loss(prepared, tmp_pat
     original_build = hypermodel_module.DistillerHyperModel.build
     monkeypatch.setattr(hypermodel_module.DistillerHyperModel, "build",
                         lambda self, hp: built.append(original_build(self, hp)) or built[-1])
-    spec = ModelSpec(arch="deeplabv3plus", feature_dim=16)
-    config = ExperimentConfig(
-        experiment=ExperimentMeta(name="nyudv2-tune", seed=0),
-        data=data_config(root),
-        model=ModelConfig(teacher=spec, student=spec),
-        teacher=TeacherStage(epochs=1),
-        distill=DistillConfig(method="fdcmkd"),
-        train=TrainConfig(epochs=1, verbose=0),
-    )
+    config = tiny_dense_config(root, "deeplabv3plus", "nyudv2-tune", epochs=1)
     with pytest.warns(UserWarning, match=SIZE_WARNING):
         result = run_search(config, str(tmp_path / "search"), max_trials=1, verbose=0)
     assert len(result["trials"]) == 1 and result["trials"][0]["objective"] is not None

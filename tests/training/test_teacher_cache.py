@@ -18,6 +18,7 @@ from fdkd_tf.distillers import Direction, build_distiller
 from fdkd_tf.distillers.base import CACHED_TEACHER_KEY
 from fdkd_tf.models import build_classifier
 from fdkd_tf.training import teacher_cache
+from fdkd_tf.training.precision import precision_policy
 
 TEACHER = ModelSpec(arch="small_cnn", filters=[4], feature_dim=8)
 STUDENT = ModelSpec(arch="mlp", hidden_units=[8], feature_dim=8)
@@ -80,6 +81,18 @@ def test_an_epoch_with_the_cache_equals_one_without_on_two_replicas(method, both
     if not both:  # == one device; with `both` the pix student's BatchNorm sees per-replica batches
         for one, two in zip(single, cached):
             np.testing.assert_allclose(one, two, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_an_epoch_with_the_cache_equals_one_without_in_mixed_precision(bundle, precision):
+    # The cache stores the low-precision teacher outputs widened to float32, which is
+    # what every loss casts them to anyway, so the two epochs must agree.
+    with precision_policy(precision):
+        plain, _ = _one_epoch(bundle, "fdcmkd", False, "off")
+        cached, plan = _one_epoch(bundle, "fdcmkd", False, "auto")
+    assert plan.mode == "memory"
+    for one, two in zip(plain, cached):
+        np.testing.assert_allclose(one, two, atol=1e-5)
 
 
 def test_the_cached_batch_holds_the_teachers_outputs_and_not_its_input(bundle):

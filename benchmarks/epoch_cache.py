@@ -42,7 +42,7 @@ from step_overhead import write_result  # noqa: E402
 from fdkd_tf.config import DataConfig, DistillConfig, ModelSpec  # noqa: E402
 from fdkd_tf.data import build_datasets  # noqa: E402
 from fdkd_tf.data.audio import write_wav  # noqa: E402
-from fdkd_tf.data.audiovisual import DatasetWarning  # noqa: E402
+from fdkd_tf.data.errors import DatasetWarning  # noqa: E402
 from fdkd_tf.data.caching import apply_input_cache  # noqa: E402
 from fdkd_tf.distillers import Direction, build_distiller  # noqa: E402
 from fdkd_tf.models import build_classifier  # noqa: E402

@@ -1,19 +1,13 @@
 #!/usr/bin/env python
 """Export goals on a distilled audio ResNet-18 student (docs/deployment.md).
 
-No audio benchmark can be downloaded here, so this builds a small cross-modal task
-that runs offline: spoken digits. ``espeak-ng`` (Debian package ``espeak-ng``) says
-"zero" .. "nine" with 7 English accents, about 100 voice variants, random pitch and
-speed; each word is resampled to 16 kHz, placed at a random offset in a 1 s clip and
-mixed with coloured noise at -5..15 dB SNR. The voice variants are split between
-train, validation and test, so the test speakers are never heard in training. The
-student reads the clip's log spectrogram (the ``vggsound`` front end,
-``fdkd_tf.layers.AudioFrontend``: 129 x 126); the teacher is the mfeat pixel-image
-CNN, shown an image of the same digit (class-paired: the two modalities share
-labels, not recordings). The student is a keras-hub ResNet-18 distilled with FD-CMKD by
-`run_experiment`, and exported and verified by `export_run`: the code behind
-``tools/train.py`` and ``tools/export.py``. The dataset is registered with
-`fdkd_tf.data.register_dataset`, the extension point a user's own data goes through.
+No audio benchmark can be downloaded here, so this runs the offline cross-modal task
+of `fdkd_tf.data.spoken_digits` (espeak-ng digits in noise, unseen test voices; the
+student reads the clip's 129 x 126 log spectrogram, the teacher is the mfeat
+pixel-image CNN shown an image of the same digit). The student is a keras-hub
+ResNet-18 distilled with FD-CMKD by `run_experiment` on ``configs/spoken_digits.yaml``,
+and exported and verified by `export_run`: the code behind ``tools/train.py`` and
+``tools/export.py``.
 
 Stages are resumable: the clips (``OUTPUT/data/``), the run (``OUTPUT/run/``), the
 export (``OUTPUT/run/export/``), int8 in the other weight-scale modes
@@ -31,163 +25,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from scipy.io import wavfile  # noqa: E402
-from scipy.signal import lfilter, resample_poly  # noqa: E402
+import keras
+import numpy as np
 
-from fdkd_tf.config import load_config  # noqa: E402
-from fdkd_tf.data import register_dataset  # noqa: E402
-from fdkd_tf.data.bundle import DatasetBundle  # noqa: E402
-from fdkd_tf.data.determinism import with_determinism  # noqa: E402
-from fdkd_tf.data.mfeat import make_pipeline, pixels_to_images, read_view, shuffle_seed  # noqa: E402
-from fdkd_tf.data.splits import stratified_split  # noqa: E402
-from fdkd_tf.export import FORMATS, INT8_SCALES, build_inference_model, export_model, export_run  # noqa: E402
-from fdkd_tf.layers import AudioFrontend  # noqa: E402
-from fdkd_tf.training.experiment import run_experiment  # noqa: E402
-from fdkd_tf.files import atomic_path  # noqa: E402
+from fdkd_tf.config import load_config
+from fdkd_tf.data.errors import MissingProgramError
+from fdkd_tf.data.spoken_digits import CLIP_SAMPLES, DATA_FILE, DEFAULT_CLIPS, FRONTEND, prepare_spoken_digits
+from fdkd_tf.export import FORMATS, INT8_SCALES, build_inference_model, export_model, export_run
+from fdkd_tf.layers import AudioFrontend
+from fdkd_tf.training.experiment import run_experiment
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
-ESPEAK_RATE, SAMPLE_RATE, CLIP_SAMPLES = 22_050, 16_000, 16_000
-SNR_DB = (-5.0, 15.0)
-SPLITS = ("train", "val", "test")
-SPEAKER_SHARES = (0.6, 0.15, 0.25)  # voice variants per split
-DEFAULT_CLIPS = {"train": 3000, "val": 600, "test": 1500}
-DATA_FILE = "spoken_digits.npz"
-#: the mfeat config: its pix teacher, training schedule and FD-CMKD settings
-BASE_CONFIG = os.path.join(REPO, "configs", "mfeat.yaml")
+#: the task's config (the mfeat config with an audio ResNet-18 student)
+CONFIG = os.path.join(REPO, "configs", "spoken_digits.yaml")
 
 
-def espeak_variants() -> list[str]:
-    """Names of the installed espeak-ng voice variants (``--voices=variant``)."""
-    listing = subprocess.run(["espeak-ng", "--voices=variant"], check=True, capture_output=True, text=True).stdout
-    names = [line.split()[4] for line in listing.splitlines()[1:] if len(line.split()) >= 5]
-    return sorted({name.split("/")[-1] for name in names})
-
-
-def speak(word: str, accent: str, variant: str, pitch: int, speed: int, scratch: str) -> np.ndarray:
-    """One spoken word at `SAMPLE_RATE`, leading and trailing silence trimmed."""
-    path = os.path.join(scratch, "word.wav")
-    subprocess.run(["espeak-ng", "-v", f"{accent}+{variant}", "-p", str(pitch), "-s", str(speed), "-w", path, word],
-                   check=True, capture_output=True)
-    rate, samples = wavfile.read(path)
-    if rate != ESPEAK_RATE:
-        raise RuntimeError(f"espeak-ng wrote {rate} Hz audio, expected {ESPEAK_RATE}")
-    audio = resample_poly(samples.astype(np.float64) / 32768.0, SAMPLE_RATE // 50, ESPEAK_RATE // 50)
-    loud = np.flatnonzero(np.abs(audio) > 0.02 * np.max(np.abs(audio)))
-    return audio[loud[0] : loud[-1] + 1]
-
-
-def noisy_clip(word: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """The word at a random offset in a 1 s clip plus coloured noise at a random SNR."""
-    if len(word) > CLIP_SAMPLES:
-        start = (len(word) - CLIP_SAMPLES) // 2
-        word = word[start : start + CLIP_SAMPLES]
-    clip = np.zeros(CLIP_SAMPLES)
-    offset = rng.integers(0, CLIP_SAMPLES - len(word) + 1)
-    clip[offset : offset + len(word)] = word
-    # First-order autoregressive noise: white at 0, close to brown near 1.
-    noise = lfilter([1.0], [1.0, -rng.uniform(0.0, 0.97)], rng.standard_normal(CLIP_SAMPLES))
-    snr_db = rng.uniform(*SNR_DB)
-    noise *= np.sqrt(np.mean(word**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
-    mixed = clip + noise
-    mixed *= rng.uniform(0.05, 0.9) / np.max(np.abs(mixed))
-    return mixed.astype(np.float32), snr_db
-
-
-def make_clips(per_split: dict, seed: int) -> dict:
-    """Generates the clips of each split from disjoint voice variants (speakers)."""
-    rng = np.random.default_rng(seed)
-    variants = rng.permutation(espeak_variants())
-    cuts = np.cumsum([round(share * len(variants)) for share in SPEAKER_SHARES])[:-1]
-    speakers = dict(zip(SPLITS, np.split(variants, cuts)))
-    columns = {key: [] for key in ("waveform", "label", "split", "accent", "variant", "pitch", "speed", "snr_db")}
-    with tempfile.TemporaryDirectory() as scratch:
-        for split_index, split in enumerate(SPLITS):
-            for index in range(per_split[split]):
-                label = index % len(DIGIT_WORDS)
-                accent, variant = rng.choice(ACCENTS), rng.choice(speakers[split])
-                pitch, speed = int(rng.integers(10, 91)), int(rng.integers(120, 241))
-                waveform, snr_db = noisy_clip(speak(DIGIT_WORDS[label], accent, variant, pitch, speed, scratch), rng)
-                for key, value in zip(columns, (waveform, label, split_index, accent, variant, pitch, speed, snr_db)):
-                    columns[key].append(value)
-            print(f"[data] {split}: {per_split[split]} clips from {len(speakers[split])} voice variants", flush=True)
-    return {key: np.asarray(values) for key, values in columns.items()}
-
-
-def spectrograms(waveforms: np.ndarray) -> np.ndarray:
-    """Log spectrograms ``(n, 129, 126, 1)`` from the package's vggsound front end."""
-    frontend = AudioFrontend(kind="vggsound", sample_rate=SAMPLE_RATE, num_samples=CLIP_SAMPLES)
-    return np.concatenate([frontend(waveforms[i : i + 256]).numpy() for i in range(0, len(waveforms), 256)])
-
-
-def pair_teacher_images(labels: np.ndarray, splits: np.ndarray, seed: int) -> np.ndarray:
-    """For each clip, an mfeat image row of the same digit from the same split."""
-    _, image_labels = read_view("pix")
-    image_splits = stratified_split(image_labels, 0.2, 0.2, seed)
-    rng = np.random.default_rng(seed)
-    rows = np.empty(len(labels), dtype=np.int64)
-    for split_index, candidates in enumerate(image_splits):
-        for digit in range(len(DIGIT_WORDS)):
-            clips = np.flatnonzero((splits == split_index) & (labels == digit))
-            rows[clips] = rng.choice(candidates[image_labels[candidates] == digit], size=len(clips))
-    return rows
-
-
-def prepare_data(directory: str, per_split: dict, seed: int) -> str:
-    """Writes ``directory/spoken_digits.npz`` once; later calls reuse it."""
-    path = os.path.join(directory, DATA_FILE)
-    if os.path.isfile(path):
-        return path
-    if shutil.which("espeak-ng") is None:
-        sys.exit("espeak-ng is not installed: apt-get install espeak-ng (it speaks the digits of this benchmark)")
-    os.makedirs(directory, exist_ok=True)
-    clips = make_clips(per_split, seed)
-    clips["spectrogram"] = spectrograms(clips["waveform"])
-    clips["teacher_row"] = pair_teacher_images(clips["label"], clips["split"], seed)
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **clips)
-    return path
-
-
-def experiment_overrides(data_dir: str, epochs: int) -> list[str]:
-    """``--set`` overrides of `BASE_CONFIG` for the spoken-digit task (FD-CMKD by default)."""
-    return [
-        "experiment.name=spoken-digits", "data.name=spoken_digits", f"data.root={os.path.abspath(data_dir)}",
-        "data.student=audio", "data.batch_size=32", "model.student.arch=resnet18", f"train.epochs={epochs}",
-    ]
-
-
-@register_dataset("spoken_digits")
-def build_spoken_digits(data_cfg, seed: int, deterministic: bool = False) -> DatasetBundle:
-    """Spoken-digit spectrograms (student) paired with mfeat digit images (teacher)."""
-    arrays = np.load(os.path.join(data_cfg.root, DATA_FILE))
-    images = pixels_to_images(read_view("pix")[0])
-    pipelines, ordered, sizes = {}, {}, {}
-    for split_index, split in enumerate(SPLITS):
-        mask = arrays["split"] == split_index
-        inputs = {"teacher": images[arrays["teacher_row"][mask]], "student": arrays["spectrogram"][mask]}
-        labels = arrays["label"][mask].astype(np.int32)
-        pipelines[split] = make_pipeline(inputs, labels, data_cfg.batch_size,
-                                         shuffle_seed(seed) if split == "train" else None,
-                                         data_cfg.shuffle_buffer, deterministic)
-        ordered[split] = with_determinism(tf.data.Dataset.from_tensor_slices((inputs, labels)), deterministic)
-        sizes[split] = int(mask.sum())
-    return DatasetBundle(
-        **pipelines, num_classes=len(DIGIT_WORDS), class_names=list(DIGIT_WORDS),
-        input_shapes={"teacher": images.shape[1:], "student": arrays["spectrogram"].shape[1:]},
-        modalities={"teacher": "pix", "student": "audio"}, sizes=sizes, ordered=ordered,
-    )
+def task_overrides(data_dir: str, epochs: int) -> list[str]:
+    """``--set`` overrides of `CONFIG`: where the clips are and how long the student trains."""
+    return [f"data.root={os.path.abspath(data_dir)}", f"train.epochs={epochs}"]
 
 
 def main(argv=None) -> int:
@@ -201,8 +59,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     data_dir = os.path.join(args.output, "data")
-    prepare_data(data_dir, {"train": args.train_clips, "val": args.val_clips, "test": args.test_clips}, args.seed)
-    config = load_config(BASE_CONFIG, experiment_overrides(data_dir, args.epochs) + [f"experiment.seed={args.seed}", "train.verbose=2"])
+    try:
+        prepare_spoken_digits(data_dir, {"train": args.train_clips, "val": args.val_clips, "test": args.test_clips}, args.seed)
+    except MissingProgramError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    config = load_config(CONFIG, task_overrides(data_dir, args.epochs) + [f"experiment.seed={args.seed}"])
     run_dir = os.path.join(args.output, "run")
     if not os.path.isfile(os.path.join(run_dir, "metrics.json")):
         run_experiment(config, run_dir)
@@ -230,7 +92,7 @@ def export_with_frontend(data_dir: str, run_dir: str, output: str, latency_sampl
     arrays = np.load(os.path.join(data_dir, DATA_FILE))
     train, test = arrays["split"] == 0, arrays["split"] == 2
     student = keras.saving.load_model(os.path.join(run_dir, "student.keras"))
-    frontend = AudioFrontend(kind="vggsound", sample_rate=SAMPLE_RATE, num_samples=CLIP_SAMPLES)
+    frontend = AudioFrontend(kind=FRONTEND.kind, sample_rate=FRONTEND.sample_rate, num_samples=CLIP_SAMPLES)
     model = build_inference_model(student, frontend, CLIP_SAMPLES)
     for suffix, formats, float_layers in (("", ["tflite", "tflite_int8"], [frontend.name]),
                                           ("-int8-frontend", ["tflite_int8"], [])):

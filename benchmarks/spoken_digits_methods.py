@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Methods compared on the spoken-digit task with an audio ResNet-18 student (docs/results.md).
 
-The task of `benchmarks/export_audio_resnet18.py` (espeak-ng digits in noise,
+The task of `fdkd_tf.data.spoken_digits` (espeak-ng digits in noise,
 unseen test speakers; an mfeat image teacher of the same digit), run through
 `fdkd_tf.training.benchmark.run_benchmark`, the code behind ``tools/benchmark.py``:
 one teacher per seed, every method on it, ``results.csv`` and ``results.md``.
@@ -17,9 +17,11 @@ import os
 import sys
 
 
-from export_audio_resnet18 import BASE_CONFIG, DEFAULT_CLIPS, experiment_overrides, prepare_data  # noqa: E402  (registers the dataset)
+from fdkd_tf.data.errors import MissingProgramError
+from fdkd_tf.data.spoken_digits import DEFAULT_CLIPS, prepare_spoken_digits
+from fdkd_tf.training.benchmark import method_variants, run_benchmark
 
-from fdkd_tf.training.benchmark import method_variants, run_benchmark  # noqa: E402
+CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "spoken_digits.yaml")
 
 
 def main(argv=None) -> int:
@@ -30,10 +32,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args(argv)
-    prepare_data(args.data, DEFAULT_CLIPS, seed=0)
+    try:
+        prepare_spoken_digits(args.data, DEFAULT_CLIPS, seed=0)
+    except MissingProgramError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     methods = args.methods.split(",")
-    run_benchmark(BASE_CONFIG, method_variants(methods), list(range(args.seeds)), args.output,
-                  experiment_overrides(args.data, args.epochs))
+    overrides = [f"data.root={os.path.abspath(args.data)}", f"train.epochs={args.epochs}"]
+    run_benchmark(CONFIG, method_variants(methods), list(range(args.seeds)), args.output, overrides)
     with open(os.path.join(args.output, "results.md")) as handle:
         print(handle.read())
     return 0

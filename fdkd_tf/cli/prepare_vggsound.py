@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     parser.add_argument("--on-bad-line", choices=("error", "skip"), default="error", help="malformed CSV rows: stop (default) or skip and report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    from fdkd_tf.data.audiovisual import DataFormatError
+    from fdkd_tf.data.errors import DataFormatError
     from fdkd_tf.data.vggsound import prepare_vggsound
 
     try:

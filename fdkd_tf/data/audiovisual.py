@@ -1,7 +1,8 @@
 """Shared loader of the prepared audio-visual datasets (AVE, CREMA-D, VGGSound-50).
 
 Each dataset module describes its official release (`AVDatasetSpec`: class list,
-split sizes, sample rate, front end, frames per clip) and calls `build_av_bundle`.
+split sizes, sample rate, front end, frames per clip) and registers it with
+`register_av_dataset`, which builds it with `build_av_bundle`.
 Preparation (``tools/prepare_<dataset>.py``) turns every release into one layout,
 which is what this module reads::
 
@@ -42,8 +43,11 @@ from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.audio import BadClipError, center_crop, check_wav, decode_wav, random_crop, tile_waveform
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.determinism import with_determinism
+from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.frames import load_frames
+from fdkd_tf.data.registry import AudioFrontendSpec, DatasetBuilder, register_dataset
 from fdkd_tf.data.sample_store import files_fingerprint
+from fdkd_tf.files import write_text
 from fdkd_tf.layers.audio_frontend import (
     REFERENCE_NUM_SAMPLES,
     VGGSOUND_NUM_SAMPLES,
@@ -55,16 +59,7 @@ from fdkd_tf.layers.audio_frontend import (
 MODALITIES = ("audio", "visual")
 CLASSES_FILE = "classes.txt"
 INDEX_FILE = "index.tsv"
-REPORT_FILE = "prepare_report.json"
 SPLIT_FIELDS = 2  # clip, class name
-
-
-class DatasetWarning(UserWarning):
-    """The data differ from the official release, or bad samples were skipped."""
-
-
-class DataFormatError(ValueError):
-    """A dataset file is malformed; the message names the file, the line and the fix."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -439,3 +434,66 @@ def _indexed_pipeline(root, clips, spec, data_cfg, modalities, training, seed, d
     return make_av_pipeline(
         root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys=tuple(keys), with_index=True
     )
+
+
+def register_av_dataset(spec: AVDatasetSpec) -> DatasetBuilder:
+    """Registers ``spec.name`` (``data.name``): views audio and visual, built by
+    `build_av_bundle`, with its audio front end and `write_av_fixture` as fixture.
+
+    Returns:
+        The registered builder ``(data_cfg, seed, deterministic) -> DatasetBundle``.
+    """
+
+    def build(data_cfg: DataConfig, seed: int, deterministic: bool = False) -> DatasetBundle:
+        return build_av_bundle(spec, data_cfg, seed, deterministic)
+
+    build.__name__ = build.__qualname__ = f"build_{spec.name}"
+    build.__doc__ = f"{spec.name} pipelines of a prepared directory (``data.root``); views audio and visual."
+    return register_dataset(
+        spec.name,
+        modalities=MODALITIES,
+        audio_frontend=AudioFrontendSpec(spec.audio_kind, spec.sample_rate),
+        fixture=functools.partial(write_av_fixture, spec),
+    )(build)
+
+
+def write_av_fixture(spec: AVDatasetSpec, root: str, num_classes: int = 3, clips_per_split: int = 3) -> dict:
+    """Writes a miniature prepared dataset of ``spec``'s layout under ``root``.
+
+    Each clip is a 1 s tone whose pitch and whose frames' colour follow its class
+    (so both views carry the label), with two 32 x 32 frames. The class names are
+    the first official ones (or ``class_<k>``); split sizes differ from the release,
+    so loading it warns.
+
+    Returns:
+        The ``data`` keys that select it (small images and waveforms).
+    """
+    import tensorflow as tf
+
+    from fdkd_tf.data.audio import write_wav
+
+    names = list(spec.class_names[:num_classes]) or [f"class_{k}" for k in range(num_classes)]
+    for sub in ("audio", "frames"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    splits = ("train", "val", "test") if spec.has_val_split else ("train", "test")
+    index, rng = [], np.random.default_rng(0)
+    for split in splits:
+        rows = []
+        for number in range(clips_per_split * num_classes):
+            label = number % num_classes
+            clip = f"{split}_{number:03d}"
+            time = np.arange(spec.sample_rate) / spec.sample_rate
+            tone = 0.5 * np.sin(2 * np.pi * 220.0 * (label + 1) * time) + 0.01 * rng.standard_normal(time.size)
+            write_wav(os.path.join(root, "audio", f"{clip}.wav"), tone, spec.sample_rate)
+            frames = os.path.join(root, "frames", clip)
+            os.makedirs(frames, exist_ok=True)
+            for frame in range(2):
+                image = np.full((32, 32, 3), 40 + 80 * label, np.uint8) + rng.integers(0, 20, (32, 32, 3), dtype=np.uint8)
+                tf.io.write_file(os.path.join(frames, f"{frame:04d}.jpg"), tf.io.encode_jpeg(image))
+            index.append(f"{clip}\t2\n")
+            rows.append(f"{clip}\t{names[label]}\n")
+        write_text(os.path.join(root, f"{split}.tsv"), "".join(rows))
+    write_text(os.path.join(root, INDEX_FILE), "".join(index))
+    write_text(os.path.join(root, CLASSES_FILE), "".join(f"{name}\n" for name in names))
+    return {"name": spec.name, "root": root, "teacher": "visual", "student": "audio", "image_size": 32,
+            "audio_samples": spec.sample_rate // 2, "num_frames": 1, "val_fraction": 0.34, "batch_size": 4}

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import os
 
-from fdkd_tf.config import DataConfig
-from fdkd_tf.data.audiovisual import AVDatasetSpec, DataFormatError, build_av_bundle, read_lines
-from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.preparation import ClipJob, PreparationReport, annotation_error, prepare_dataset, require_dir
-from fdkd_tf.data.registry import register_dataset
+from fdkd_tf.data.audiovisual import AVDatasetSpec, register_av_dataset
+from fdkd_tf.data.clips import ClipJob, prepare_dataset
+from fdkd_tf.data.errors import DataFormatError
+from fdkd_tf.data.preparation import PreparationReport, annotation_error, read_annotation_rows, require_dir
 
 # The 28 categories in the order of first appearance in the official Annotations.txt.
 CLASS_NAMES = (
@@ -68,13 +67,7 @@ def read_annotations(path: str, on_bad: str, bad_lines: list) -> list[dict]:
             missing file.
     """
     rows = []
-    for number, line in read_lines(path, "AVE annotation file"):
-        fields = [field.strip() for field in line.split("&")]
-        if number == 1 and fields[: len(FIELDS)] == list(FIELDS):
-            continue  # header
-        if len(fields) != len(FIELDS):
-            annotation_error(path, number, f"expected {len(FIELDS)} '&'-separated fields ({'&'.join(FIELDS)}), got {len(fields)}", on_bad, bad_lines)
-            continue
+    for number, fields in read_annotation_rows(path, "AVE annotation file", FIELDS, on_bad, bad_lines, delimiter="&", header=True):
         category, video_id, _, start, end = fields
         try:
             start_s, end_s = float(start), float(end)
@@ -124,13 +117,4 @@ def prepare_ave(src: str, out: str, on_bad: str = "error", progress: bool = True
     return prepare_dataset("ave", list(jobs.values()), splits, classes, out, SPEC.sample_rate, bad_lines, progress)
 
 
-@register_dataset("ave")
-def build_ave(data_cfg: DataConfig, seed: int, deterministic: bool = False) -> DatasetBundle:
-    """AVE pipelines of a prepared directory (``data.root``); views audio and visual.
-
-    Example:
-        >>> bundle = build_ave(DataConfig(name="ave", root="data/ave", teacher="audio", student="visual"), 0)
-        >>> bundle.sizes
-        {'train': 3339, 'val': 402, 'test': 402}
-    """
-    return build_av_bundle(SPEC, data_cfg, seed, deterministic)
+build_ave = register_av_dataset(SPEC)

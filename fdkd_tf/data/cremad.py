@@ -21,17 +21,16 @@ the middle one at test). The prepared layout is in `fdkd_tf.data.audiovisual`.
 
 from __future__ import annotations
 
-import csv
 import os
 from typing import Optional
 
-from fdkd_tf.config import DataConfig
-from fdkd_tf.data.audiovisual import AVDatasetSpec, DataFormatError, build_av_bundle
-from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.preparation import ClipJob, PreparationReport, annotation_error, prepare_dataset, require_dir
-from fdkd_tf.data.registry import register_dataset
+from fdkd_tf.data.audiovisual import AVDatasetSpec, register_av_dataset
+from fdkd_tf.data.clips import ClipJob, prepare_dataset
+from fdkd_tf.data.errors import DataFormatError
+from fdkd_tf.data.preparation import PreparationReport, annotation_error, read_annotation_rows, require_dir
 
 CLASS_NAMES = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
+CSV_FIELDS = ("clip_name", "LABEL")
 SPLIT_FILES = {"train": "train.csv", "test": "test.csv"}
 SPEC = AVDatasetSpec(
     name="cremad",
@@ -55,18 +54,11 @@ def read_split_csv(path: str, on_bad: str, bad_lines: list) -> list[tuple[str, s
     if not os.path.isfile(path):
         raise DataFormatError(f"CREMA-D split file not found: {path}; put the reference train.csv/test.csv (clip_name,LABEL) there or pass --splits DIR")
     rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for number, fields in enumerate(csv.reader(handle), 1):
-            if not fields or not "".join(fields).strip():
-                continue
-            if len(fields) != 2:
-                annotation_error(path, number, f"expected 2 comma-separated fields (clip_name,LABEL), got {len(fields)}", on_bad, bad_lines)
-                continue
-            clip, label = (field.strip() for field in fields)
-            if label not in CLASS_NAMES:
-                annotation_error(path, number, f"label {label!r} is not one of {', '.join(CLASS_NAMES)}", on_bad, bad_lines)
-                continue
-            rows.append((clip, label))
+    for number, (clip, label) in read_annotation_rows(path, "CREMA-D split file", CSV_FIELDS, on_bad, bad_lines):
+        if label not in CLASS_NAMES:
+            annotation_error(path, number, f"label {label!r} is not one of {', '.join(CLASS_NAMES)}", on_bad, bad_lines)
+            continue
+        rows.append((clip, label))
     return rows
 
 
@@ -97,13 +89,4 @@ def prepare_cremad(
     return prepare_dataset("cremad", jobs, splits, list(CLASS_NAMES), out, SPEC.sample_rate, bad_lines, progress)
 
 
-@register_dataset("cremad")
-def build_cremad(data_cfg: DataConfig, seed: int, deterministic: bool = False) -> DatasetBundle:
-    """CREMA-D pipelines of a prepared directory (``data.root``); views audio and visual.
-
-    Example:
-        >>> bundle = build_cremad(DataConfig(name="cremad", root="data/cremad", teacher="visual", student="audio"), 0)
-        >>> bundle.input_shapes
-        {'teacher': (224, 224, 3), 'student': (257, 1004, 1)}
-    """
-    return build_av_bundle(SPEC, data_cfg, seed, deterministic)
+build_cremad = register_av_dataset(SPEC)

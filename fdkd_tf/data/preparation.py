@@ -1,255 +1,140 @@
-"""Official release -> the prepared layout the audio-visual loaders read.
+"""What every dataset's preparation shares: reading the release's annotation files,
+the resumable per-item loop with its progress bar, and the report.
 
-For every clip: decode its audio with PyAV (FFmpeg ships in the wheels, no system
-ffmpeg), mix to mono and resample to the dataset's reference rate, write a 16-bit
-wav; decode its video and keep one frame per second as a JPEG. Then write the split
-files, ``classes.txt``, ``index.tsv`` and ``prepare_report.json`` (layout in
-`fdkd_tf.data.audiovisual`).
-
-Resumable: a clip's frames go to a temporary directory renamed into place, then its
-wav is written to a temporary file renamed into place; a clip with both is finished
-and skipped on the next run, so a killed preparation reruns with the same command.
-A clip that cannot be decoded (missing, corrupt, no audio or no video stream, empty)
-is listed by name with the reason in the report and counted in the summary; it is
-left out of the split files, never dropped silently.
+A dataset's preparation (`fdkd_tf.data.clips` for AVE / CREMA-D / VGGSound,
+`fdkd_tf.data.nyudv2.preparation`, `fdkd_tf.data.crisismmd.preparation`) lists its
+items (clips, samples, images), says when one is finished and how to prepare one;
+`run_jobs` does the rest: it skips finished items (a killed preparation reruns with
+the same command), prepares the others on one thread or a pool, records every
+failure by name with its reason, and shows one progress bar. Nothing is dropped
+silently: failures and skipped annotation lines go into `PreparationReport`.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import csv
 import dataclasses
-import math
 import os
-import shutil
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
-import numpy as np
+from fdkd_tf.data.errors import DataFormatError
+from fdkd_tf.files import write_json
 
-from fdkd_tf.data.audio import write_wav
-from fdkd_tf.data.audiovisual import CLASSES_FILE, INDEX_FILE, REPORT_FILE, DataFormatError
-from fdkd_tf.files import atomic_path, write_json, write_text
-
-PARTIAL_SUFFIX = ".partial"
-JPEG_QUALITY = 95
-
-
-@dataclasses.dataclass
-class ClipJob:
-    """One clip to prepare.
-
-    Attributes:
-        name: clip name (file stem of its wav and frame directory).
-        video_path: the release's video file (frames; audio too when ``audio_path`` is None).
-        audio_path: a separate audio file of the release (CREMA-D's AudioWAV), or None.
-        start: first second to keep (AVE's annotated segment), 0 for the whole clip.
-        end: second to stop at, or None for the end of the clip.
-    """
-
-    name: str
-    video_path: str
-    audio_path: Optional[str] = None
-    start: float = 0.0
-    end: Optional[float] = None
+REPORT_FILE = "prepare_report.json"
 
 
 @dataclasses.dataclass
 class PreparationReport:
-    """Counts and failures of one preparation run (written as ``prepare_report.json``)."""
+    """Counts and failures of one preparation run (written as ``prepare_report.json``).
+
+    Attributes:
+        dataset: the dataset's name, for messages.
+        unit: what one item is (``clip``, ``sample``), for messages.
+        total: items listed by the release.
+        prepared: items prepared by this run.
+        already_done: items a previous run had finished.
+        failed: item name -> why it could not be prepared.
+        bad_lines: annotation lines that were skipped (``on_bad: skip``).
+        split_sizes: items per split file written.
+    """
 
     dataset: str
+    unit: str = "clip"
     total: int = 0
     prepared: int = 0
     already_done: int = 0
-    failed: dict = dataclasses.field(default_factory=dict)  # clip -> reason
-    bad_lines: list = dataclasses.field(default_factory=list)  # skipped annotation lines
+    failed: dict = dataclasses.field(default_factory=dict)
+    bad_lines: list = dataclasses.field(default_factory=list)
     split_sizes: dict = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         """One paragraph for the console."""
         text = (
-            f"{self.dataset}: {self.total} clips, {self.prepared} prepared now, {self.already_done} "
+            f"{self.dataset}: {self.total} {self.unit}s, {self.prepared} prepared now, {self.already_done} "
             f"already prepared, {len(self.failed)} failed; split sizes {self.split_sizes}"
         )
         if self.bad_lines:
             text += f"; {len(self.bad_lines)} bad annotation lines skipped"
         if self.failed:
             listed = ", ".join(list(self.failed)[:10]) + (", ..." if len(self.failed) > 10 else "")
-            text += f"\nfailed clips (see {REPORT_FILE}): {listed}"
+            text += f"\nfailed {self.unit}s (see {REPORT_FILE}): {listed}"
         return text
 
-
-def decode_audio(path: str, sample_rate: int, start: float = 0.0, end: Optional[float] = None) -> np.ndarray:
-    """Mono float32 samples of a media file's first audio stream at ``sample_rate``.
-
-    Args:
-        path: audio or video file.
-        sample_rate: output rate; PyAV's resampler converts.
-        start: first second kept.
-        end: second to stop at (None = the end).
-
-    Returns:
-        ``(samples,)`` float32 in [-1, 1].
-
-    Raises:
-        ValueError: when the file has no audio stream or no samples in the range.
-    """
-    import av
-
-    chunks = []
-    with av.open(path) as container:
-        if not container.streams.audio:
-            raise ValueError("no audio stream")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        for frame in container.decode(stream):
-            for converted in resampler.resample(frame):
-                chunks.append(converted.to_ndarray().reshape(-1))
-        for converted in resampler.resample(None):
-            chunks.append(converted.to_ndarray().reshape(-1))
-    waveform = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    first = int(round(start * sample_rate))
-    last = len(waveform) if end is None else int(round(end * sample_rate))
-    waveform = waveform[first:last]
-    if waveform.size == 0:
-        raise ValueError(f"no audio samples between {start} s and {end if end is not None else 'the end'}")
-    return np.clip(waveform.astype(np.float32), -1.0, 1.0)
+    def write(self, out_dir: str, **extra) -> None:
+        """Writes the report (plus ``extra`` keys) to ``out_dir/prepare_report.json``, atomically."""
+        payload = dataclasses.asdict(self) | {"num_failed": len(self.failed)} | extra
+        write_json(os.path.join(out_dir, REPORT_FILE), payload)
 
 
-def decode_frames(path: str, start: float = 0.0, end: Optional[float] = None) -> list[np.ndarray]:
-    """One RGB frame per second of video: the first frame at or after ``start + k`` s.
-
-    Args:
-        path: video file.
-        start: first second kept.
-        end: second to stop at (None = the end of the stream).
-
-    Returns:
-        A list of ``(H, W, 3)`` uint8 arrays, at least one.
-
-    Raises:
-        ValueError: when the file has no video stream or no frame in the range.
-    """
-    import av
-
-    frames = []
-    with av.open(path) as container:
-        if not container.streams.video:
-            raise ValueError("no video stream")
-        stream = container.streams.video[0]
-        next_time = start
-        for frame in container.decode(stream):
-            time = frame.time if frame.time is not None else 0.0
-            if end is not None and time >= end:
-                break
-            if time + 1e-6 >= next_time:
-                frames.append(frame.to_ndarray(format="rgb24"))
-                next_time = start + math.floor(time - start + 1e-6) + 1.0
-    if not frames:
-        raise ValueError(f"no video frame between {start} s and {end if end is not None else 'the end'}")
-    return frames
-
-
-def _encode_jpeg(image: np.ndarray) -> bytes:
-    import tensorflow as tf
-
-    return tf.io.encode_jpeg(image, quality=JPEG_QUALITY).numpy()
-
-
-def is_prepared(out_dir: str, clip: str) -> bool:
-    """A clip is finished when its wav and its frame directory both exist."""
-    return os.path.isfile(os.path.join(out_dir, "audio", f"{clip}.wav")) and os.path.isdir(os.path.join(out_dir, "frames", clip))
-
-
-def prepare_clip(job: ClipJob, out_dir: str, sample_rate: int) -> None:
-    """Decodes one clip and writes its frames and wav atomically (frames first).
-
-    Raises:
-        Exception: whatever decoding raises; nothing of the clip is left behind.
-    """
-    for required in filter(None, (job.video_path, job.audio_path)):
-        if not os.path.isfile(required):
-            raise FileNotFoundError(f"missing file {required}")
-    waveform = decode_audio(job.audio_path or job.video_path, sample_rate, job.start, job.end)
-    frames = decode_frames(job.video_path, job.start, job.end)
-    frames_dir = os.path.join(out_dir, "frames", job.name)
-    partial = frames_dir + PARTIAL_SUFFIX
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
-    for index, frame in enumerate(frames):
-        with open(os.path.join(partial, f"{index:04d}.jpg"), "wb") as handle:
-            handle.write(_encode_jpeg(frame))
-    shutil.rmtree(frames_dir, ignore_errors=True)
-    os.replace(partial, frames_dir)
-    with atomic_path(os.path.join(out_dir, "audio", f"{job.name}.wav")) as temporary:
-        write_wav(temporary, waveform, sample_rate)
-
-
-def _progress(items, description: str, enabled: bool):
+def progress_bar(items: Iterable, description: str, unit: str, enabled: bool, total: Optional[int] = None):
+    """``items`` behind a tqdm bar when ``enabled`` (tqdm is imported only then)."""
     if not enabled:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=description, unit="clip", dynamic_ncols=True)
+    return tqdm(items, desc=description, unit=unit, total=total, dynamic_ncols=True)
 
 
-def count_frames(out_dir: str, clip: str) -> int:
-    """JPEG files in a prepared clip's frame directory."""
-    return sum(1 for name in os.listdir(os.path.join(out_dir, "frames", clip)) if name.endswith(".jpg"))
+def _attempt(prepare: Callable, job) -> Optional[str]:
+    """``prepare(job)``'s failure reason: its returned string, or the exception it raised."""
+    try:
+        return prepare(job)
+    except Exception as error:  # noqa: BLE001 - every failure is reported by name
+        return f"{type(error).__name__}: {error}"
 
 
-def prepare_dataset(
-    dataset: str,
-    jobs: list[ClipJob],
-    splits: dict[str, list[tuple[str, str]]],
-    class_names: list[str],
-    out_dir: str,
-    sample_rate: int,
-    bad_lines: Optional[list[str]] = None,
+def run_jobs(
+    report: PreparationReport,
+    jobs: dict,
+    is_done: Callable[[object], bool],
+    prepare: Callable[[object], Optional[str]],
     progress: bool = True,
-    prepare: Callable[[ClipJob, str, int], None] = prepare_clip,
-) -> PreparationReport:
-    """Prepares every clip not yet done, then writes split files, index and report.
+    workers: int = 1,
+    on_failure: Optional[Callable[[str, str], None]] = None,
+) -> None:
+    """Prepares every job that is not finished yet, counting into ``report``.
 
     Args:
-        dataset: name for messages and the report.
-        jobs: the clips (unique names).
-        splits: ``{split: [(clip, class name), ...]}`` as in the release.
-        class_names: classes in index order (``classes.txt``).
-        out_dir: the prepared directory (created).
-        sample_rate: reference audio rate.
-        bad_lines: annotation lines the caller skipped, for the report.
+        report: receives ``total``, ``prepared``, ``already_done`` and ``failed``.
+        jobs: item name -> job, in the order to prepare them.
+        is_done: whether a job's output is complete (written atomically by ``prepare``).
+        prepare: prepares one job; returns None, or a reason string / raises when the
+            job cannot be prepared (its partial output must not be left behind).
         progress: show a progress bar.
-        prepare: the per-clip function (tests substitute a failing one).
-
-    Returns:
-        The `PreparationReport` (also written to ``out_dir/prepare_report.json``).
+        workers: threads; 1 prepares in order on this thread (for readers that are
+            not thread-safe, such as one open HDF5 file).
+        on_failure: called with (name, reason) for each failure before it is recorded;
+            it may raise to stop the run (``on_bad_sample: error``).
     """
-    for sub in ("audio", "frames"):
-        os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
-    names = [job.name for job in jobs]
-    if len(set(names)) != len(names):
-        duplicate = next(name for name in names if names.count(name) > 1)
-        raise DataFormatError(f"{dataset}: clip {duplicate!r} is listed twice in the annotations; remove one line")
-    report = PreparationReport(dataset=dataset, total=len(jobs), bad_lines=list(bad_lines or []))
-    for job in _progress(jobs, f"prepare {dataset}", progress):
-        if is_prepared(out_dir, job.name):
+    report.total = len(jobs)
+    pending = {}
+    for name, job in jobs.items():
+        if is_done(job):
             report.already_done += 1
+        else:
+            pending[name] = job
+    description = f"prepare {report.dataset}"
+    if workers <= 1:
+        outcomes = ((name, _attempt(prepare, job)) for name, job in pending.items())
+        outcomes = progress_bar(outcomes, description, report.unit, progress, total=len(pending))
+        _record(report, outcomes, on_failure)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_attempt, prepare, job): name for name, job in pending.items()}
+        finished = progress_bar(concurrent.futures.as_completed(futures), description, report.unit, progress, total=len(futures))
+        _record(report, ((futures[future], future.result()) for future in finished), on_failure)
+
+
+def _record(report: PreparationReport, outcomes, on_failure) -> None:
+    for name, reason in outcomes:
+        if reason is None:
+            report.prepared += 1
             continue
-        try:
-            prepare(job, out_dir, sample_rate)
-        except Exception as error:  # noqa: BLE001 - every failure is reported by clip name
-            shutil.rmtree(os.path.join(out_dir, "frames", job.name + PARTIAL_SUFFIX), ignore_errors=True)
-            report.failed[job.name] = f"{type(error).__name__}: {error}"
-            continue
-        report.prepared += 1
-    done = {name: count_frames(out_dir, name) for name in names if name not in report.failed and is_prepared(out_dir, name)}
-    write_text(os.path.join(out_dir, CLASSES_FILE), "".join(f"{name}\n" for name in class_names))
-    write_text(os.path.join(out_dir, INDEX_FILE), "".join(f"{name}\t{count}\n" for name, count in done.items()))
-    for split, rows in splits.items():
-        kept = [(clip, label) for clip, label in rows if clip in done]
-        report.split_sizes[split] = len(kept)
-        write_text(os.path.join(out_dir, f"{split}.tsv"), "".join(f"{clip}\t{label}\n" for clip, label in kept))
-    write_json(os.path.join(out_dir, REPORT_FILE), dataclasses.asdict(report) | {"num_failed": len(report.failed)})
-    return report
+        if on_failure is not None:
+            on_failure(name, reason)
+        report.failed[name] = reason
+    report.failed = dict(sorted(report.failed.items()))
 
 
 def annotation_error(path: str, number: int, message: str, on_bad: str, bad_lines: list) -> None:
@@ -258,6 +143,47 @@ def annotation_error(path: str, number: int, message: str, on_bad: str, bad_line
     if on_bad == "error":
         raise DataFormatError(f"{text}; fix the line or pass --on-bad-line skip")
     bad_lines.append(text)
+
+
+def read_annotation_rows(
+    path: str, what: str, fields: tuple, on_bad: str, bad_lines: list, delimiter: str = ",", header: bool = False
+) -> list[tuple[int, list[str]]]:
+    """Checked rows of a release's annotation file: ``(line number, stripped fields)``.
+
+    One reader for the audio-visual releases' CSV and ``&``-separated files: blank
+    lines are passed over, a first line equal to ``fields`` is a header (skipped when
+    ``header``), and a row with another field count is an error naming the line, or
+    a recorded skip (``on_bad == "skip"``). Quoted fields (labels with commas) are
+    read as CSV does.
+
+    Args:
+        path: the annotation file.
+        what: what the file is, for the missing-file message (e.g. ``"CREMA-D split file"``).
+        fields: the column names, for messages and header detection.
+        on_bad: ``error`` or ``skip``.
+        bad_lines: collects the skipped lines' descriptions.
+        delimiter: the field separator.
+        header: skip a first line equal to ``fields``.
+
+    Raises:
+        DataFormatError: naming ``path`` when it is missing, or the line of a bad row.
+    """
+    if not os.path.isfile(path):
+        raise DataFormatError(f"{what} not found: {path}")
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter=delimiter), 1):
+            if not row or not "".join(row).strip():
+                continue
+            row = [field.strip() for field in row]
+            if header and number == 1 and row[: len(fields)] == list(fields):
+                continue
+            if len(row) != len(fields):
+                separator = "comma" if delimiter == "," else repr(delimiter)
+                annotation_error(path, number, f"expected {len(fields)} {separator}-separated fields ({delimiter.join(fields)}), got {len(row)}", on_bad, bad_lines)
+                continue
+            rows.append((number, row))
+    return rows
 
 
 def require_dir(path: str, what: str) -> None:

@@ -21,15 +21,13 @@ at test). The prepared layout is in `fdkd_tf.data.audiovisual`.
 
 from __future__ import annotations
 
-import csv
 import os
 from typing import Optional, Sequence
 
-from fdkd_tf.config import DataConfig
-from fdkd_tf.data.audiovisual import AVDatasetSpec, DataFormatError, build_av_bundle
-from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.preparation import ClipJob, PreparationReport, annotation_error, prepare_dataset, require_dir
-from fdkd_tf.data.registry import register_dataset
+from fdkd_tf.data.audiovisual import AVDatasetSpec, register_av_dataset
+from fdkd_tf.data.clips import ClipJob, prepare_dataset
+from fdkd_tf.data.errors import DataFormatError
+from fdkd_tf.data.preparation import PreparationReport, annotation_error, read_annotation_rows, require_dir
 
 CSV_FIELDS = ("ytid", "start_sec", "label", "split")
 DEFAULT_CSV = "vggsound.csv"
@@ -62,21 +60,14 @@ def read_csv(path: str, on_bad: str, bad_lines: list) -> list[dict]:
     if not os.path.isfile(path):
         raise DataFormatError(f"VGGSound CSV not found: {path}; pass the subset's CSV with --csv")
     rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for number, fields in enumerate(csv.reader(handle), 1):
-            if not fields or not "".join(fields).strip():
-                continue
-            if len(fields) != len(CSV_FIELDS):
-                annotation_error(path, number, f"expected {len(CSV_FIELDS)} comma-separated fields ({','.join(CSV_FIELDS)}), got {len(fields)}", on_bad, bad_lines)
-                continue
-            ytid, start, label, split = (field.strip() for field in fields)
-            if not start.isdigit():
-                annotation_error(path, number, f"start_sec must be a non-negative integer, got {start!r}", on_bad, bad_lines)
-                continue
-            if split not in SPLITS:
-                annotation_error(path, number, f"split must be train or test, got {split!r}", on_bad, bad_lines)
-                continue
-            rows.append(dict(clip=clip_name(ytid, int(start)), label=label, split=split))
+    for number, (ytid, start, label, split) in read_annotation_rows(path, "VGGSound CSV", CSV_FIELDS, on_bad, bad_lines):
+        if not start.isdigit():
+            annotation_error(path, number, f"start_sec must be a non-negative integer, got {start!r}", on_bad, bad_lines)
+            continue
+        if split not in SPLITS:
+            annotation_error(path, number, f"split must be train or test, got {split!r}", on_bad, bad_lines)
+            continue
+        rows.append(dict(clip=clip_name(ytid, int(start)), label=label, split=split))
     return rows
 
 
@@ -105,13 +96,4 @@ def prepare_vggsound(
     return prepare_dataset("vggsound", list(jobs.values()), splits, classes, out, SPEC.sample_rate, bad_lines, progress)
 
 
-@register_dataset("vggsound")
-def build_vggsound(data_cfg: DataConfig, seed: int, deterministic: bool = False) -> DatasetBundle:
-    """VGGSound-50 pipelines of a prepared directory (``data.root``); views audio and visual.
-
-    Example:
-        >>> bundle = build_vggsound(DataConfig(name="vggsound", root="data/vggsound", teacher="visual", student="audio"), 0)
-        >>> bundle.input_shapes
-        {'teacher': (3, 224, 224, 3), 'student': (129, 626, 1)}
-    """
-    return build_av_bundle(SPEC, data_cfg, seed, deterministic)
+build_vggsound = register_av_dataset(SPEC)

@@ -41,11 +41,6 @@ FILE_NAMES = {
     "tflite_fp16": "student_fp16.tflite",
     "tflite_int8": "student_int8.tflite",
 }
-#: audio-visual datasets whose audio student can take the front end; each loader's
-#: ``SPEC`` (``fdkd_tf.data.<name>``) holds its front end kind and sample rate
-AUDIO_DATASETS = ("ave", "cremad", "vggsound")
-#: the modality name of the audio side in those datasets
-AUDIO_MODALITY = "audio"
 #: seeded synthetic waveforms that verify a front-end export (no raw audio in the splits)
 SYNTHETIC_WAVEFORMS = 32
 #: the goals of issue 5
@@ -317,14 +312,22 @@ def _load_run(run_dir: str):
 
 
 def audio_frontend_settings(config) -> Optional[tuple[str, int]]:
-    """``(AudioFrontend kind, sample rate)`` of the run's student, as its loader prepares
-    the audio, or None when the student is not an audio student."""
-    if config.data.name not in AUDIO_DATASETS or config.data.student != AUDIO_MODALITY:
-        return None
-    import importlib
+    """``(AudioFrontend kind, sample rate)`` of the run's student, as its dataset
+    computes the audio view (`fdkd_tf.data.registry.dataset_info`), or None when
+    the student is not an audio view."""
+    from fdkd_tf.data.registry import dataset_info
 
-    spec = importlib.import_module(f"fdkd_tf.data.{config.data.name}").SPEC
-    return spec.audio_kind, spec.sample_rate
+    frontend = dataset_info(config.data.name).audio_frontend
+    if frontend is None or config.data.student != frontend.modality:
+        return None
+    return frontend.kind, frontend.sample_rate
+
+
+def audio_datasets() -> list[str]:
+    """Registered datasets with an audio front end (their audio student takes ``--with-preprocessing``)."""
+    from fdkd_tf.data.registry import available_datasets, dataset_info
+
+    return [name for name in available_datasets() if dataset_info(name).audio_frontend is not None]
 
 
 def make_audio_frontend(kind: str, sample_rate: int) -> keras.layers.Layer:
@@ -402,7 +405,7 @@ def export_run(
         raise ExportError(
             f"--with-preprocessing puts the audio front end in the graph, but this run's student "
             f"reads {config.data.student!r} of dataset {config.data.name!r}; it applies to the "
-            f"'{AUDIO_MODALITY}' student of {', '.join(AUDIO_DATASETS)}"
+            f"audio student of a dataset whose registry entry names an audio front end ({', '.join(audio_datasets())})"
         )
     if with_preprocessing and "tflite_int8" in formats and representative_waveforms is None:
         raise ExportError(

@@ -43,7 +43,7 @@ def test_prepare_dispatches_by_dataset_and_names_an_unknown_one(capsys):
     from fdkd_tf.cli import prepare
 
     assert prepare.main(["imagenet"]) == 2
-    assert "unknown dataset 'imagenet'; choose one of ave, cremad, vggsound, crisismmd, nyudv2" in capsys.readouterr().err
+    assert "unknown dataset 'imagenet'; choose one of ave, cremad, crisismmd, nyudv2, spoken_digits, vggsound" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         prepare.main(["ave", "--help"])
     assert exit_info.value.code == 0 and "--src" in capsys.readouterr().out

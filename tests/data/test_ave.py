@@ -10,7 +10,7 @@ import pytest
 from av_fixtures import make_ave_release, one_distillation_step
 from fdkd_tf.config import DataConfig
 from fdkd_tf.data import build_datasets
-from fdkd_tf.data.audiovisual import DataFormatError, DatasetWarning
+from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.ave import CLASS_NAMES, prepare_ave
 
 

@@ -12,7 +12,7 @@ import pytest
 from av_fixtures import make_ave_release
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data import build_datasets
-from fdkd_tf.data.audiovisual import DatasetWarning
+from fdkd_tf.data.errors import DatasetWarning
 from fdkd_tf.data.ave import prepare_ave
 from fdkd_tf.data.caching import apply_input_cache
 from fdkd_tf.data.sample_store import MANIFEST

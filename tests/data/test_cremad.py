@@ -10,12 +10,12 @@ import pytest
 from av_fixtures import make_cremad_release, one_distillation_step
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data import build_datasets
-from fdkd_tf.data.audiovisual import DataFormatError, DatasetWarning
+from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.cremad import CLASS_NAMES, prepare_cremad
 
 # The fixture is a subset, so every build warns that it differs from the release;
 # the tests that check that warning catch it with pytest.warns.
-pytestmark = pytest.mark.filterwarnings("ignore::fdkd_tf.data.audiovisual.DatasetWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::fdkd_tf.data.errors.DatasetWarning")
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def test_evaluation_views_are_normalised_whole_images(prepared):
 
 
 def test_training_crops_and_flips_are_shared_by_rgb_depth_and_labels(tmp_path, monkeypatch):
-    monkeypatch.setattr(nyudv2, "TRAIN_SCALE_RANGE", (1.0, 1.0))  # crop and flip only: exact comparison
+    monkeypatch.setattr(nyudv2.pipeline, "TRAIN_SCALE_RANGE", (1.0, 1.0))  # crop and flip only: exact comparison
     root = str(tmp_path)
     rng = np.random.default_rng(0)
     labels = {}

@@ -10,7 +10,7 @@ from fdkd_tf.data import available_datasets, build_datasets, register_dataset
 @pytest.fixture
 def scratch_registry(monkeypatch):
     """A copy of the registry, so test builders do not leak into other tests."""
-    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+    monkeypatch.setattr(registry, "_DATASETS", dict(registry._DATASETS))
 
 
 def test_mfeat_is_registered():
@@ -50,3 +50,47 @@ def test_duplicate_name_is_rejected(scratch_registry):
 def test_empty_name_is_rejected():
     with pytest.raises(ValueError, match="non-empty string"):
         register_dataset("")
+
+
+@pytest.mark.parametrize("name", available_datasets())
+def test_each_dataset_declares_what_it_provides_and_its_fixture_builds(name, tmp_path):
+    """The registry entry is what other layers rely on: the fixture's bundle serves
+    only declared views, and its batches have the shapes the bundle announces."""
+    import warnings
+
+    from fdkd_tf.data import dataset_info
+
+    info = dataset_info(name)
+    assert info.name == name and info.modalities and info.fixture is not None
+    keys = info.fixture(str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fixtures are not the official split sizes
+        bundle = build_datasets(DataConfig(**keys), seed=0)
+    assert set(bundle.modalities.values()) <= set(info.modalities)
+    inputs, labels = next(iter(bundle.train))
+    for side, shape in bundle.input_shapes.items():
+        actual = tuple(inputs[side].shape[1:])
+        assert len(actual) == len(shape) and all(s is None or s == a for s, a in zip(shape, actual)), (side, actual, shape)
+    labels = labels.numpy()
+    valid = labels[labels != keys.get("ignore_label", DataConfig().ignore_label)] if labels.ndim > 1 else labels
+    assert valid.size and int(valid.min()) >= 0 and int(valid.max()) < bundle.num_classes
+    if info.audio_frontend is not None:
+        assert info.audio_frontend.modality in info.modalities
+
+
+def test_export_asks_the_registry_for_the_audio_front_end(scratch_registry):
+    """A user's dataset with an audio front end gets --with-preprocessing; nothing names datasets."""
+    from types import SimpleNamespace
+
+    from fdkd_tf.data import AudioFrontendSpec
+    from fdkd_tf.export.exporter import audio_datasets, audio_frontend_settings
+
+    @register_dataset("my_audio", modalities=("video", "mic"), audio_frontend=AudioFrontendSpec("vggsound", 8000, "mic"))
+    def build(data_cfg, seed, deterministic=False):
+        return None
+
+    config = lambda student: SimpleNamespace(data=SimpleNamespace(name="my_audio", student=student))  # noqa: E731
+    assert audio_frontend_settings(config("mic")) == ("vggsound", 8000)
+    assert audio_frontend_settings(config("video")) is None
+    assert audio_frontend_settings(SimpleNamespace(data=SimpleNamespace(name="mfeat", student="fou"))) is None
+    assert "my_audio" in audio_datasets() and "mfeat" not in audio_datasets()

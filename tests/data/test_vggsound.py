@@ -9,7 +9,7 @@ import pytest
 from av_fixtures import make_vggsound_release, one_distillation_step
 from fdkd_tf.config import DataConfig
 from fdkd_tf.data import build_datasets
-from fdkd_tf.data.audiovisual import DataFormatError, DatasetWarning
+from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.vggsound import prepare_vggsound
 from fdkd_tf.layers.audio_frontend import vggsound_spectrogram
 

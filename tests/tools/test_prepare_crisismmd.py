@@ -44,7 +44,7 @@ def test_prepares_the_official_layout_and_reports_unreadable_images(release, tmp
     assert tool.main(["--src", str(tmp_path / "raw"), "--out", str(out)]) == 0
 
     captured = capsys.readouterr()
-    assert "CrisisMMD images" in captured.err  # the progress bar
+    assert "prepare crisismmd" in captured.err  # the progress bar
     assert "informative train: 7 pairs written of 8 (official split: 9601)" in captured.out
     report = json.loads((out / "prepare_report.json").read_text())
     bad = {

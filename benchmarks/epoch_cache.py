@@ -115,13 +115,14 @@ def run(data_cfg: DataConfig, cached: bool, initial, epochs: int = 2) -> dict:
         bundle = apply_input_cache(bundle, data_cfg, None, lines.append)
     distiller = build(bundle, initial)
     pipelines, plan = cached_pipelines(distiller, bundle, data_cfg, "auto" if cached else "off", None, lines.append)
+    train = pipelines["train"]()  # reshuffled at every pass, as one fit over all epochs reads it
     if cached:  # fill both caches now, so that the timed epochs only read them
-        for split in ("train", "val"):
-            for _ in pipelines[split].take(1):
+        for dataset in (train, pipelines["val"]):
+            for _ in dataset.take(1):
                 pass
     fill_seconds = time.perf_counter() - started
     timer = EpochTimer()
-    distiller.fit(pipelines["train"], validation_data=pipelines["val"], epochs=epochs, callbacks=[timer], verbose=0)
+    distiller.fit(train, validation_data=pipelines["val"], epochs=epochs, callbacks=[timer], verbose=0)
     for line in lines:
         print(f"  {line}")
     return {"epoch_seconds": timer.seconds, "cache_fill_seconds": fill_seconds if cached else 0.0,

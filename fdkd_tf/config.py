@@ -314,6 +314,14 @@ def config_from_dict(tree: dict, source: str = "<dict>") -> ExperimentConfig:
     return config
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem, its line and column (1-based)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
 def load_config(path: str | os.PathLike, overrides: Optional[list[str]] = None) -> ExperimentConfig:
     """Loads, overrides and validates an experiment YAML file.
 
@@ -332,12 +340,21 @@ def load_config(path: str | os.PathLike, overrides: Optional[list[str]] = None) 
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
-    with open(path, encoding="utf-8") as handle:
-        try:
+        what = "is a directory, not a config file" if os.path.isdir(path) else "not found"
+        raise ConfigError(f"config file {what}: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
             tree = _load_yaml(handle)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}: {error.reason}); save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {yaml_problem(error)}") from None
+    if tree is not None and not isinstance(tree, dict):
+        raise ConfigError(
+            f"{path} must hold a mapping of sections (experiment:, data:, ...), got a {type(tree).__name__}"
+        )
     tree = apply_overrides(tree or {}, overrides or [])
     source = path if not overrides else f"{path} with --set {' '.join(overrides)}"
     return config_from_dict(tree, source)

@@ -92,3 +92,63 @@ class RunDirectory:
 
     def student_model(self, name: str | None = None) -> str:
         return self.path("student.keras" if name is None else f"student_{name}.keras")
+
+
+class RunDirectoryBusy(RuntimeError):
+    """Another live process holds the run directory's lock."""
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held for the life of a run.
+
+    ``fcntl.flock`` on ``DIR/.lock``: the kernel releases it when the holder exits,
+    however it exits, so the lock of a killed run never blocks its resume. The file
+    keeps the holder's PID for the message a second process prints.
+
+    Example:
+        >>> with RunLock("runs/mfeat"):
+        ...     ...  # train
+    """
+
+    FILE = ".lock"
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.path = os.path.join(self.root, self.FILE)
+        self._handle = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+
+        os.makedirs(self.root, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunDirectoryBusy(
+                f"{self.root} is in use by process {holder} (it holds {self.path}); wait for that run to "
+                "finish or stop it, then rerun this command to resume, or choose another --output-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            import fcntl
+
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

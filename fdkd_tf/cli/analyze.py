@@ -19,6 +19,7 @@ import os
 import sys
 
 
+from fdkd_tf.cli.errors import guarded
 from fdkd_tf.analysis.errors import AnalysisError
 from fdkd_tf.analysis.sources import PAIRS
 from fdkd_tf.config import ConfigError
@@ -118,6 +119,7 @@ def run(args) -> dict:
             for name, entry in result.items()}
 
 
+@guarded
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -17,10 +17,12 @@ import os
 import sys
 
 
+from fdkd_tf.cli.errors import guarded
 from fdkd_tf.config import ConfigError, load_config
 from fdkd_tf.distillers import available
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiment YAML")

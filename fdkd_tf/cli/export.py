@@ -13,16 +13,18 @@ import os
 import sys
 
 
+from fdkd_tf.cli.errors import guarded
 from fdkd_tf.export.converters import DEFAULT_INT8_SCALES, FORMATS, INT8_SCALES
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", required=True, help="run directory written by tools/train.py")
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
     parser.add_argument("--with-preprocessing", action="store_true", help="audio students: put the waveform -> log spectrogram front end inside the exported graph")
     parser.add_argument("--representative-samples", type=int, default=200, help="training-split inputs that calibrate int8 (default 200)")
-    parser.add_argument("--representative-waveforms", default=None, metavar="FILE.npy", help="raw training waveforms (n, samples) to calibrate int8 with --with-preprocessing")
+    parser.add_argument("--representative-waveforms", default=None, metavar="FILE.npy", help="raw training waveforms (n, samples) to calibrate int8 with --with-preprocessing (default: the prepared training clips, when the run's data root holds them)")
     parser.add_argument("--waveform-samples", type=int, default=None, help="waveform length of the signature with --with-preprocessing (default: the front end's length)")
     parser.add_argument("--int8-scales", default=DEFAULT_INT8_SCALES, metavar="MODE", help=f"int8 weight scales, one of {', '.join(INT8_SCALES)} (default {DEFAULT_INT8_SCALES}: per output channel for convolutions, per tensor for dense layers)")
     parser.add_argument("--output-dir", default=None, help="export directory (default: RUN_DIR/export)")

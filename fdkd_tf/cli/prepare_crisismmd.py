@@ -18,10 +18,12 @@ import os
 import sys
 
 
+from fdkd_tf.cli.errors import guarded
 from fdkd_tf.config import ConfigError
 from fdkd_tf.data.crisismmd import TASK_CLASSES
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", required=True, help="the unpacked official release (see above)")
@@ -57,5 +59,9 @@ def main(argv=None) -> int:
             print(f"{task} {split}: {counts['written']} pairs written of {counts['lines']}{note}")
     print(f"unreadable images: {report['num_unreadable_images']} (listed in {os.path.join(args.out, UNREADABLE_FILE)})")
     print(f"skipped split lines: {report['num_skipped_lines']}; report: {os.path.join(args.out, REPORT_FILE)}")
+    if report["images"]["total"] and report["num_unreadable_images"] == report["images"]["total"]:
+        print(f"error: none of the {report['images']['total']} images could be read (listed in {UNREADABLE_FILE}); "
+              "check that --src is the unpacked official release", file=sys.stderr)
+        return 1
     return 0
 

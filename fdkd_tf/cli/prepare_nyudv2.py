@@ -18,8 +18,10 @@ import argparse
 import os
 import sys
 
+from fdkd_tf.cli.errors import guarded
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", required=True, help="directory with the three official files")
@@ -42,5 +44,9 @@ def main(argv=None) -> int:
     for name, reason in report.failed.items():
         print(f"  failed {name}: {reason}")
     print(f"report: {os.path.join(os.path.abspath(args.out), REPORT_FILE)}")
+    problem = report.nothing_prepared()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     return 0
 

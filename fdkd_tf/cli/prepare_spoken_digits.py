@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fdkd_tf.cli.errors import guarded
 
+
+@guarded
 def main(argv=None) -> int:
     from fdkd_tf.data.spoken_digits import DEFAULT_CLIPS
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fdkd_tf.cli.errors import guarded
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", required=True, help="directory with video/ (and vggsound.csv)")
@@ -31,5 +33,9 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(report.summary())
+    problem = report.nothing_prepared()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     return 0
 

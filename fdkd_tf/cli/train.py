@@ -13,6 +13,7 @@ import shlex
 import sys
 
 
+from fdkd_tf.cli.errors import guarded
 from fdkd_tf.config import ConfigError, load_config
 from fdkd_tf.training.strategy import STRATEGIES
 
@@ -29,6 +30,7 @@ def interrupted_line(argv, output_dir: str) -> str:
     return f"interrupted in {where}; resume with: {program} {shlex.join(words)}"
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/mfeat.yaml")
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # one line, no traceback: where it stopped and how to go on
         print(f"\n{interrupted_line(argv, output_dir)}", file=sys.stderr)
         return 130
-    print(json.dumps({"teacher": metrics["teacher"], "students": metrics["students"]}, indent=2))
+    print(json.dumps({"teachers": metrics["teachers"], "students": metrics["students"]}, indent=2))
     print(f"run directory: {os.path.abspath(output_dir)}")
     return 0
 

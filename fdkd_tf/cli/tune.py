@@ -15,12 +15,14 @@ import os
 import sys
 
 
+from fdkd_tf.cli.errors import guarded
 from fdkd_tf.config import ConfigError, load_config
 from fdkd_tf.training.strategy import STRATEGIES
 
 TUNER_KINDS = ("random", "bayesian", "hyperband")
 
 
+@guarded
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/mfeat.yaml")

@@ -42,7 +42,7 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.audio import BadClipError, center_crop, check_wav, decode_wav, random_crop, tile_waveform
 from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.determinism import with_determinism
+from fdkd_tf.data.determinism import training_order, with_determinism
 from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.frames import load_frames
 from fdkd_tf.data.registry import AudioFrontendSpec, DatasetBuilder, register_dataset
@@ -264,6 +264,7 @@ def make_av_pipeline(
     batch: bool = True,
     keys: tuple = ("teacher", "student"),
     with_index: bool = False,
+    epoch: Optional[int] = None,
 ) -> tf.data.Dataset:
     """Clip table -> ``({"teacher", "student"}, label)`` `tf.data` pipeline.
 
@@ -280,6 +281,9 @@ def make_av_pipeline(
         keys: the modality keys to load (the others are neither read nor decoded);
             the shuffle and the augmentation seeds do not depend on them.
         with_index: add ``"index"``, each clip's int64 position in ``clips``.
+        epoch: training only: that epoch's order and augmentation, fixed by
+            ``(seed, epoch)`` (`fdkd_tf.data.determinism.training_order`); None
+            reshuffles at every pass.
 
     Returns:
         The `tf.data.Dataset`.
@@ -297,10 +301,10 @@ def make_av_pipeline(
             tf.range(len(clips), dtype=tf.int64),
         )
     )
-    base_seed = int(seed or 0) % (2**31 - 1)
+    base_seed, reshuffle = training_order(int(seed or 0), epoch)
     if training:
-        table = table.shuffle(data_cfg.shuffle_buffer, seed=base_seed, reshuffle_each_iteration=True)
-        seeds = tf.data.Dataset.random(seed=base_seed + 1, rerandomize_each_iteration=True)
+        table = table.shuffle(data_cfg.shuffle_buffer, seed=base_seed, reshuffle_each_iteration=reshuffle)
+        seeds = tf.data.Dataset.random(seed=base_seed + 1, rerandomize_each_iteration=reshuffle)
     else:
         seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
     dataset = tf.data.Dataset.zip((table, seeds))
@@ -429,11 +433,47 @@ def build_av_bundle(spec: AVDatasetSpec, data_cfg: DataConfig, seed: int, determ
     )
 
 
-def _indexed_pipeline(root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys):
+def _indexed_pipeline(root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys, epoch=None):
     """`DatasetBundle.indexed` of one split: the split's pipeline for ``keys`` with indices."""
     return make_av_pipeline(
-        root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys=tuple(keys), with_index=True
+        root, clips, spec, data_cfg, modalities, training, seed, deterministic, keys=tuple(keys), with_index=True,
+        epoch=epoch if training else None,
     )
+
+
+def split_waveforms(spec: AVDatasetSpec, data_cfg: DataConfig, split: str, count: Optional[int] = None):
+    """A prepared split file's clips as the evaluation view reads them, before the spectrogram.
+
+    ``reference``: the wav tiled to the view's length; ``vggsound``: tiled to two crops
+    and the centred crop taken. A front end fed these computes the test view exactly.
+
+    Args:
+        spec: the release.
+        data_cfg: the run's ``data`` section (``root``, ``audio_samples``, ``on_bad_sample``).
+        split: a split file of the prepared layout (``train``, ``val`` or ``test``).
+        count: the first ``count`` clips, or None for all.
+
+    Returns:
+        ``(waveforms (n, samples) float32, labels (n,) int32)``.
+
+    Raises:
+        DataFormatError: when the prepared data or a clip cannot be read.
+    """
+    root = data_cfg.root
+    class_index = {name: i for i, name in enumerate(read_classes(root))}
+    skipped: list = []
+    index = read_index(root, data_cfg.on_bad_sample, skipped)
+    clips, _ = read_split(root, split, spec, class_index, index, data_cfg.on_bad_sample, skipped)
+    clips = clips[:count] if count is not None else clips
+    num_samples = audio_length(spec, data_cfg)
+    waves = []
+    for clip in clips:
+        waveform = decode_wav(os.path.join(root, "audio", f"{clip.name}.wav"), spec.sample_rate)
+        if spec.audio_kind == "reference":
+            waves.append(tile_waveform(waveform, num_samples).numpy())
+        else:
+            waves.append(center_crop(tile_waveform(waveform, 2 * num_samples), num_samples).numpy())
+    return np.asarray(waves, np.float32).reshape(len(clips), num_samples), np.array([clip.label for clip in clips], np.int32)
 
 
 def register_av_dataset(spec: AVDatasetSpec) -> DatasetBuilder:
@@ -452,7 +492,7 @@ def register_av_dataset(spec: AVDatasetSpec) -> DatasetBuilder:
     return register_dataset(
         spec.name,
         modalities=MODALITIES,
-        audio_frontend=AudioFrontendSpec(spec.audio_kind, spec.sample_rate),
+        audio_frontend=AudioFrontendSpec(spec.audio_kind, spec.sample_rate, waveforms=functools.partial(split_waveforms, spec)),
         fixture=functools.partial(write_av_fixture, spec),
     )(build)
 

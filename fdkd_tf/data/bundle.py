@@ -39,11 +39,15 @@ class DatasetBundle:
             change between calls. Splits missing here fall back to the batched one.
             Element ``i`` of ``ordered[split]`` is sample ``i`` of the split, the
             index that ``indexed`` pipelines carry and that caches are keyed by.
-        indexed: optional ``{split: make(keys)}``; ``make(keys)`` returns the split's
-            batched pipeline (same shuffle, same augmentation) whose inputs hold only
-            the modality ``keys`` plus ``"index"``, each sample's int64 position in
-            ``ordered[split]``. The caches (`fdkd_tf.data.caching`,
-            `fdkd_tf.training.teacher_cache`) need it; a bundle without it is never cached.
+        indexed: optional ``{split: make(keys, epoch=None)}``; ``make`` returns the
+            split's batched pipeline (same shuffle, same augmentation) whose inputs hold
+            only the modality ``keys`` plus ``"index"``, each sample's int64 position in
+            ``ordered[split]``. For training, ``epoch`` gives that epoch's order and
+            augmentation, a function of (seed, epoch) alone
+            (`fdkd_tf.data.determinism.training_order`), which is what makes a resumed
+            run see the batches of the killed one. The caches (`fdkd_tf.data.caching`,
+            `fdkd_tf.training.teacher_cache`) need it; a bundle without it is never
+            cached, and resuming it restarts the training shuffle sequence.
         deterministic_train_views: ``{key: bool}``, whether the training pipeline's
             view of ``key`` is the same every epoch (no random augmentation); only
             such a view may be cached for training.
@@ -81,18 +85,17 @@ class DatasetBundle:
             raise ValueError(f"unknown split {name!r}; use one of {', '.join(SPLITS)}")
         return getattr(self, name)
 
-    def fresh(self, name: str) -> tf.data.Dataset:
-        """A new batched pipeline of split ``name`` whose reshuffling starts over.
+    def fresh(self, name: str, epoch: int | None = None) -> tf.data.Dataset:
+        """A new batched pipeline of split ``name``: epoch ``epoch``'s order, or
+        (``epoch=None``) one whose reshuffling starts over.
 
-        A pipeline reshuffles at each iteration, so a stage that trains after
-        another in the same process would otherwise see the shuffle of a later
-        epoch; stage 2 trains on fresh pipelines, so its batches do not depend on
-        whether stage 1 ran (or on the teacher cache). Without ``indexed`` the
-        split's pipeline itself is returned.
+        Training stages ask for each epoch's pipeline, so the batches of an epoch do
+        not depend on what ran before in the process (the other stage, the teacher
+        cache, a resume). Without ``indexed`` the split's pipeline itself is returned.
         """
         if name not in self.indexed:
             return self.split(name)
-        return self.indexed[name](MODALITY_KEYS).map(
+        return self.indexed[name](MODALITY_KEYS, epoch=epoch).map(
             lambda inputs, labels: ({key: inputs[key] for key in MODALITY_KEYS}, labels)
         )
 

@@ -94,11 +94,11 @@ def compute_views(bundle: DatasetBundle, split: str, keys: list[str]) -> dict:
 
 
 def cached_maker(make: Callable, store: Optional[SampleStore], specs: dict) -> Callable:
-    """``make(keys)`` with the cached keys gathered from ``store`` instead of loaded."""
+    """``make(keys, epoch)`` with the cached keys gathered from ``store`` instead of loaded."""
 
-    def cached(keys):
+    def cached(keys, epoch=None):
         held = [key for key in keys if store is not None and key in store.arrays]
-        dataset = make(tuple(key for key in keys if key not in held))
+        dataset = make(tuple(key for key in keys if key not in held), epoch=epoch)
         if not held:
             return dataset
         subset = SampleStore({key: store.arrays[key] for key in held})

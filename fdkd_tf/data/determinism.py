@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
+import numpy as np
 import tensorflow as tf
 
 
@@ -15,3 +18,22 @@ def with_determinism(dataset: tf.data.Dataset, deterministic: bool) -> tf.data.D
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
     return dataset.with_options(options)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one training epoch's shuffle and augmentation: a function of
+    ``(seed, epoch)`` alone, so a resumed process draws the same order for epoch
+    ``epoch`` as the process that was killed (and so does every strategy)."""
+    return int(np.random.SeedSequence((int(seed) % 2**32, int(epoch))).generate_state(1)[0]) % (2**31 - 1)
+
+
+def training_order(seed: int, epoch: Optional[int]) -> tuple[int, bool]:
+    """``(tf.data seed, reshuffle each iteration)`` of a training pipeline.
+
+    ``epoch=None`` gives the pipeline that reshuffles at every pass (its passes
+    depend on how many came before in this process); an ``epoch`` gives that epoch's
+    order, fixed by `epoch_seed`, the same at every pass.
+    """
+    if epoch is None:
+        return int(seed) % (2**31 - 1), True
+    return epoch_seed(seed, epoch), False

@@ -13,6 +13,7 @@ fitted on the training split only, so no val/test statistics leak into training.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.resources
 import os
@@ -23,7 +24,7 @@ import tensorflow as tf
 
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.determinism import with_determinism
+from fdkd_tf.data.determinism import training_order, with_determinism
 from fdkd_tf.data.registry import register_dataset
 from fdkd_tf.data.sample_store import array_fingerprint
 from fdkd_tf.data.splits import stratified_split
@@ -203,6 +204,7 @@ def make_pipeline(
     shuffle_seed_value: Optional[int] = None,
     shuffle_buffer: int = 2048,
     deterministic: bool = False,
+    reshuffle: bool = True,
 ) -> tf.data.Dataset:
     """In-memory arrays -> batched ``({"teacher", "student"}, label)`` pipeline.
 
@@ -214,6 +216,8 @@ def make_pipeline(
             keeps the order.
         shuffle_buffer: shuffle buffer size (``data.shuffle_buffer``).
         deterministic: set ``tf.data.Options.deterministic``.
+        reshuffle: a new order at every pass (False: the same order, for one epoch's
+            pipeline, `fdkd_tf.data.determinism.training_order`).
 
     Returns:
         The prefetched `tf.data.Dataset`.
@@ -221,10 +225,27 @@ def make_pipeline(
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
     if shuffle_seed_value is not None:
         dataset = dataset.shuffle(
-            shuffle_buffer, seed=shuffle_seed_value, reshuffle_each_iteration=True
+            shuffle_buffer, seed=shuffle_seed_value, reshuffle_each_iteration=reshuffle
         )
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return with_determinism(dataset, deterministic)
+
+
+def indexed_pipeline(split_inputs: dict, split_labels: np.ndarray, data_cfg: DataConfig, train_seed: Optional[int],
+                     deterministic: bool, keys, epoch: Optional[int] = None) -> tf.data.Dataset:
+    """`DatasetBundle.indexed` of an in-memory split: its pipeline for ``keys`` with indices.
+
+    The same shuffle (a permutation fixed by the seed, the epoch and the size) whatever
+    the keys; ``epoch`` fixes that epoch's order (None: a new order at every pass).
+    """
+    chosen = {key: split_inputs[key] for key in keys}
+    chosen["index"] = np.arange(len(split_labels), dtype=np.int64)
+    order_seed, reshuffle = training_order(train_seed or 0, epoch)
+    return make_pipeline(
+        chosen, split_labels, data_cfg.batch_size,
+        shuffle_seed_value=None if train_seed is None else order_seed,
+        shuffle_buffer=data_cfg.shuffle_buffer, deterministic=deterministic, reshuffle=reshuffle,
+    )
 
 
 def mfeat_fixture(root: str) -> dict:
@@ -277,17 +298,9 @@ def build_mfeat(data_cfg: DataConfig, seed: int, deterministic: bool = False) ->
         split_inputs = {key: values[indices] for key, values in model_inputs.items()}
         split_labels = labels[indices]
 
-        def make(keys, split_inputs=split_inputs, split_labels=split_labels, split=split):
-            # The same shuffle (a permutation fixed by the seed and the size) whatever the keys.
-            chosen = {key: split_inputs[key] for key in keys}
-            chosen["index"] = np.arange(len(split_labels), dtype=np.int64)
-            return make_pipeline(
-                chosen, split_labels, data_cfg.batch_size,
-                shuffle_seed_value=shuffle_seed(seed) if split == "train" else None,
-                shuffle_buffer=data_cfg.shuffle_buffer, deterministic=deterministic,
-            )
-
-        indexed[split] = make
+        indexed[split] = functools.partial(
+            indexed_pipeline, split_inputs, split_labels, data_cfg, seed if split == "train" else None, deterministic
+        )
         pipelines[split] = make_pipeline(
             split_inputs,
             split_labels,

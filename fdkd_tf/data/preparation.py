@@ -19,7 +19,7 @@ import os
 from typing import Callable, Iterable, Optional
 
 from fdkd_tf.data.errors import DataFormatError
-from fdkd_tf.files import write_json
+from fdkd_tf.files import read_json, write_json
 
 REPORT_FILE = "prepare_report.json"
 
@@ -61,10 +61,35 @@ class PreparationReport:
             text += f"\nfailed {self.unit}s (see {REPORT_FILE}): {listed}"
         return text
 
+    @property
+    def usable(self) -> int:
+        """Items prepared now or by an earlier run."""
+        return self.prepared + self.already_done
+
+    def nothing_prepared(self) -> Optional[str]:
+        """The error line when the release listed items but none could be prepared, else None."""
+        if self.total and not self.usable:
+            return (
+                f"{self.dataset}: none of the {self.total} {self.unit}s could be prepared (the reasons are in "
+                f"{REPORT_FILE}); check that --src is the unpacked official release"
+            )
+        return None
+
     def write(self, out_dir: str, **extra) -> None:
-        """Writes the report (plus ``extra`` keys) to ``out_dir/prepare_report.json``, atomically."""
-        payload = dataclasses.asdict(self) | {"num_failed": len(self.failed)} | extra
-        write_json(os.path.join(out_dir, REPORT_FILE), payload)
+        """Writes the report (plus ``extra`` keys) to ``out_dir/prepare_report.json``, atomically.
+
+        A rerun merges with the report there: ``runs`` lists every run's counts, and
+        the other keys describe the prepared directory as it now is.
+        """
+        path = os.path.join(out_dir, REPORT_FILE)
+        try:
+            previous = read_json(path) or {}
+        except ValueError:  # an unreadable report is replaced
+            previous = {}
+        runs = previous.get("runs", []) if isinstance(previous, dict) else []
+        runs = runs + [{"prepared": self.prepared, "already_done": self.already_done, "failed": len(self.failed)}]
+        payload = dataclasses.asdict(self) | {"num_failed": len(self.failed), "runs": runs} | extra
+        write_json(path, payload)
 
 
 def progress_bar(items: Iterable, description: str, unit: str, enabled: bool, total: Optional[int] = None):

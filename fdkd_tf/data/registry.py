@@ -32,12 +32,22 @@ class AudioFrontendSpec:
         modality: the view it computes.
         num_samples: the waveform length the view is computed from, or None when
             ``data.audio_samples`` (or the front end's default) decides.
+        waveforms: ``(data_cfg, split, count) -> (waveforms (n, samples) float32,
+            labels (n,) int32)``: a split's real waveforms as the view sees them
+            (tiled or cropped to the view's length; ``count`` None = all), or None
+            when the prepared data keep no raw audio. Export verifies and
+            calibrates a front-end graph on them.
     """
 
     kind: str
     sample_rate: int
     modality: str = "audio"
     num_samples: Optional[int] = None
+    waveforms: Optional[Callable] = None
+
+    def view_samples(self, data_cfg: DataConfig) -> Optional[int]:
+        """The waveform length of the audio view of a run with ``data_cfg`` (None: the front end's default)."""
+        return data_cfg.audio_samples or self.num_samples
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,10 +19,12 @@ mfeat rows and each clip's voice settings); training reads it with
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 import tempfile
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -33,8 +35,9 @@ from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.determinism import with_determinism
 from fdkd_tf.data.errors import DataFormatError, MissingProgramError
-from fdkd_tf.data.mfeat import make_pipeline, pixels_to_images, read_view, shuffle_seed
+from fdkd_tf.data.mfeat import indexed_pipeline, make_pipeline, pixels_to_images, read_view, shuffle_seed
 from fdkd_tf.data.registry import AudioFrontendSpec, register_dataset
+from fdkd_tf.data.sample_store import files_fingerprint
 from fdkd_tf.data.splits import stratified_split
 from fdkd_tf.files import atomic_path
 from fdkd_tf.layers.audio_frontend import AudioFrontend
@@ -48,7 +51,17 @@ SPEAKER_SHARES = (0.6, 0.15, 0.25)  # voice variants per split
 DEFAULT_CLIPS = {"train": 3000, "val": 600, "test": 1500}
 DATA_FILE = "spoken_digits.npz"
 MODALITIES = ("pix", "audio")
-FRONTEND = AudioFrontendSpec("vggsound", SAMPLE_RATE, "audio", CLIP_SAMPLES)
+
+
+def split_waveforms(data_cfg: DataConfig, split: str, count: Optional[int] = None):
+    """The 1 s clips of a split (what the student's spectrograms were computed from) and their labels."""
+    arrays = np.load(_check_config(data_cfg))
+    mask = arrays["split"] == SPLITS.index(split)
+    waves, labels = arrays["waveform"][mask], arrays["label"][mask].astype(np.int32)
+    return (waves, labels) if count is None else (waves[:count], labels[:count])
+
+
+FRONTEND = AudioFrontendSpec("vggsound", SAMPLE_RATE, "audio", CLIP_SAMPLES, waveforms=split_waveforms)
 
 
 def espeak_variants() -> list[str]:
@@ -202,7 +215,7 @@ def build_spoken_digits(data_cfg: DataConfig, seed: int, deterministic: bool = F
     except (OSError, ValueError) as error:
         raise DataFormatError(f"cannot read {path} ({error}); delete it and rerun fdkd-prepare spoken_digits") from None
     images = pixels_to_images(read_view("pix")[0])
-    pipelines, ordered, sizes = {}, {}, {}
+    pipelines, ordered, sizes, indexed = {}, {}, {}, {}
     for split_index, split in enumerate(SPLITS):
         mask = arrays["split"] == split_index
         inputs = {"teacher": images[arrays["teacher_row"][mask]], "student": arrays["spectrogram"][mask]}
@@ -211,9 +224,14 @@ def build_spoken_digits(data_cfg: DataConfig, seed: int, deterministic: bool = F
                                          shuffle_seed(seed) if split == "train" else None,
                                          data_cfg.shuffle_buffer, deterministic)
         ordered[split] = with_determinism(tf.data.Dataset.from_tensor_slices((inputs, labels)), deterministic)
+        indexed[split] = functools.partial(
+            indexed_pipeline, inputs, labels, data_cfg, seed if split == "train" else None, deterministic
+        )
         sizes[split] = int(mask.sum())
     return DatasetBundle(
         **pipelines, num_classes=len(DIGIT_WORDS), class_names=list(DIGIT_WORDS),
         input_shapes={"teacher": images.shape[1:], "student": arrays["spectrogram"].shape[1:]},
-        modalities={"teacher": "pix", "student": "audio"}, sizes=sizes, ordered=ordered,
+        modalities={"teacher": "pix", "student": "audio"}, sizes=sizes, ordered=ordered, indexed=indexed,
+        deterministic_train_views={"teacher": True, "student": True}, precomputed_views=("teacher", "student"),
+        fingerprint=files_fingerprint([path]),
     )

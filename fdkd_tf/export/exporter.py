@@ -307,20 +307,28 @@ def _load_run(run_dir: str):
             raise ExportError(f"cannot read the run's config: {error}") from None
     import fdkd_tf  # noqa: F401  (registers the layers student.keras needs)
 
-    student = keras.saving.load_model(run.student_model())
+    try:
+        student = keras.saving.load_model(run.student_model())
+    except Exception as error:  # noqa: BLE001 - a truncated or foreign file raises many kinds
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ExportError(
+            f"cannot load {run.student_model()} ({type(error).__name__}: {reason}); it is truncated or not a Keras "
+            f"file: delete it and {os.path.basename(run.metrics)}, then rerun tools/train.py --output-dir {run_dir} "
+            "to write it again from the best checkpoint"
+        ) from None
     return run, config, student
 
 
-def audio_frontend_settings(config) -> Optional[tuple[str, int]]:
-    """``(AudioFrontend kind, sample rate)`` of the run's student, as its dataset
-    computes the audio view (`fdkd_tf.data.registry.dataset_info`), or None when
-    the student is not an audio view."""
+def audio_frontend_settings(config):
+    """The `fdkd_tf.data.AudioFrontendSpec` of the run's student, as its dataset computes
+    the audio view (`fdkd_tf.data.registry.dataset_info`), or None when the student is
+    not an audio view."""
     from fdkd_tf.data.registry import dataset_info
 
     frontend = dataset_info(config.data.name).audio_frontend
     if frontend is None or config.data.student != frontend.modality:
         return None
-    return frontend.kind, frontend.sample_rate
+    return frontend
 
 
 def audio_datasets() -> list[str]:
@@ -330,11 +338,36 @@ def audio_datasets() -> list[str]:
     return [name for name in available_datasets() if dataset_info(name).audio_frontend is not None]
 
 
-def make_audio_frontend(kind: str, sample_rate: int) -> keras.layers.Layer:
-    """`fdkd_tf.layers.audio_frontend.AudioFrontend` of ``kind`` at ``sample_rate``."""
+def make_audio_frontend(kind: str, sample_rate: int, num_samples: Optional[int] = None) -> keras.layers.Layer:
+    """`fdkd_tf.layers.audio_frontend.AudioFrontend` of ``kind`` at ``sample_rate`` over
+    ``num_samples`` (None: the front end's default length)."""
     from fdkd_tf.layers.audio_frontend import AudioFrontend
 
-    return AudioFrontend(kind=kind, sample_rate=sample_rate, name="audio_frontend")
+    return AudioFrontend(kind=kind, sample_rate=sample_rate, num_samples=num_samples, name="audio_frontend")
+
+
+def fit_length(waveforms: np.ndarray, samples: int) -> np.ndarray:
+    """Each row tiled (or cut) to ``samples``, as the front end does with a clip."""
+    if waveforms.shape[1] == samples:
+        return waveforms
+    reps = -(-samples // waveforms.shape[1])
+    return np.tile(waveforms, (1, reps))[:, :samples]
+
+
+def real_waveforms(spec, config, split: str, count: Optional[int]):
+    """``(waveforms, labels, None)`` of a split from the run's prepared data, or
+    ``(None, None, why not)`` when the data keep no raw audio or cannot be read."""
+    if spec is None or spec.waveforms is None:
+        return None, None, f"dataset {config.data.name!r} keeps no raw audio"
+    if not config.data.root or not os.path.isdir(config.data.root):
+        return None, None, f"the run's data root {config.data.root!r} is not here"
+    try:
+        waves, labels = spec.waveforms(config.data, split, count)
+    except (ValueError, OSError, tf.errors.OpError) as error:
+        return None, None, f"the {split} waveforms of {config.data.root} cannot be read: {str(error).splitlines()[0]}"
+    if len(waves) == 0:
+        return None, None, f"the {split} split of {config.data.root} has no clip"
+    return waves, labels, None
 
 
 def synthetic_waveforms(count: int, samples: int, seed: int = 0) -> np.ndarray:
@@ -407,12 +440,6 @@ def export_run(
             f"reads {config.data.student!r} of dataset {config.data.name!r}; it applies to the "
             f"audio student of a dataset whose registry entry names an audio front end ({', '.join(audio_datasets())})"
         )
-    if with_preprocessing and "tflite_int8" in formats and representative_waveforms is None:
-        raise ExportError(
-            "tflite_int8 with --with-preprocessing calibrates on raw training waveforms and none were "
-            "given (--representative-waveforms FILE.npy); export int8 without --with-preprocessing "
-            "or pass the waveforms"
-        )
     extra = {
         "run_dir": run.root,
         "dataset": config.data.name,
@@ -421,7 +448,8 @@ def export_run(
         "int8_interface": "float32 input and outputs; int8 weights and activations inside; ops without an int8 kernel run in float32 (listed as float_ops)",
     }
     if with_preprocessing:
-        frontend = frontend or make_audio_frontend(*audio)
+        # The run's own front end: its kind, rate and the view length data.audio_samples set.
+        frontend = frontend or make_audio_frontend(audio.kind, audio.sample_rate, audio.view_samples(config.data))
         if representative_waveforms is not None and len(representative_waveforms) == 0:
             raise ExportError("--representative-waveforms holds no waveform; int8 needs at least one to calibrate")
         # The front end tiles or cuts any clip to its own length; by default the
@@ -431,14 +459,30 @@ def export_run(
             model = build_inference_model(student, frontend, waveform_samples)
         except ValueError as error:
             raise ExportError(str(error)) from None
-        test_inputs = synthetic_waveforms(SYNTHETIC_WAVEFORMS, waveform_samples, seed=config.experiment.seed)
-        test_labels = None
-        representative = representative_waveforms
+        test_inputs, test_labels, why_not = real_waveforms(audio, config, "test", None)
+        if test_inputs is not None:
+            test_inputs = fit_length(test_inputs, waveform_samples)
+            verification = f"the test split's {len(test_inputs)} prepared waveforms ({config.data.root}): accuracy is measured on real audio"
+        else:
+            test_inputs = synthetic_waveforms(SYNTHETIC_WAVEFORMS, waveform_samples, seed=config.experiment.seed)
+            verification = (f"{SYNTHETIC_WAVEFORMS} seeded synthetic waveforms ({why_not}); accuracy is not measured, "
+                            "agreement of predicted classes with Keras is")
+        representative, calibration = representative_waveforms, "--representative-waveforms"
+        if "tflite_int8" in formats and representative is None:
+            representative, _, why_not_train = real_waveforms(audio, config, "train", representative_samples)
+            if representative is None:
+                raise ExportError(
+                    f"tflite_int8 with --with-preprocessing calibrates on raw training waveforms and none were found "
+                    f"({why_not_train}); pass --representative-waveforms FILE.npy or export int8 without --with-preprocessing"
+                )
+            calibration = f"the first {len(representative)} prepared training waveforms"
+        if representative is not None:
+            representative = fit_length(np.asarray(representative, np.float32), waveform_samples)
         extra.update(
             frontend={"class": type(frontend).__name__, **{k: v for k, v in frontend.get_config().items() if k in ("kind", "sample_rate", "num_samples")}},
             waveform_samples=int(waveform_samples),
-            verification_inputs=f"{SYNTHETIC_WAVEFORMS} seeded synthetic waveforms (the test split holds spectrograms, not raw audio); "
-            "accuracy is not measured, agreement of predicted classes with Keras is",
+            verification_inputs=verification,
+            **({"representative_source": calibration} if "tflite_int8" in formats else {}),
         )
     else:
         from fdkd_tf.data import build_datasets

@@ -19,6 +19,7 @@ are selected on ``val_miou`` and ``metrics.json`` reports, per model, ``val_miou
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import time
@@ -33,8 +34,15 @@ from fdkd_tf.data.caching import apply_input_cache
 from fdkd_tf.distillers import Direction
 from fdkd_tf.distillers.none import NoDistillation
 from fdkd_tf.losses.classification import resize_to_labels
-from fdkd_tf.training.checkpointing import StageCheckpoint, load_best, restore_stage
-from fdkd_tf.files import RunDirectory, atomic_path, write_json, write_text
+from fdkd_tf.training.checkpointing import (
+    STATE_FILE,
+    StageCheckpoint,
+    load_best,
+    load_error_summary,
+    remove_temporaries,
+    restore_stage,
+)
+from fdkd_tf.files import RunDirectory, RunLock, atomic_path, read_json, write_json, write_text
 from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.interruption import StopOnInterrupt
 from fdkd_tf.training.precision import float32_copy, precision_policy
@@ -124,12 +132,16 @@ def fit_stage(
 ) -> dict:
     """Compiles and trains ``distiller`` for ``epochs``, resuming a killed stage.
 
-    ``pipelines`` (``{"train", "val"}``) replaces the bundle's pipelines, e.g. with
-    cached teacher outputs (`fdkd_tf.training.teacher_cache`).
+    Each epoch trains on its own pipeline, whose order and augmentation are a
+    function of (seed, epoch) alone (`DatasetBundle.fresh`), and the weights hold
+    the layers' random state: a stage resumed after a kill sees the batches and
+    draws the dropout masks of the uninterrupted run. ``pipelines``
+    (``{"train": epoch -> dataset, "val": dataset}``) replaces the bundle's, e.g.
+    with cached teacher outputs (`fdkd_tf.training.teacher_cache`).
 
     Returns the stage state (best validation accuracy and epoch per student).
     """
-    pipelines = pipelines or {"train": bundle.train, "val": bundle.val}
+    pipelines = pipelines or {"train": lambda epoch=None: bundle.fresh("train", epoch), "val": bundle.val}
     steps_per_epoch = max(math.ceil(bundle.sizes["train"] / config.data.batch_size), 1)
     compile_distiller(distiller, config.train, steps_per_epoch, epochs)
     checkpoint_dir = run_dir.checkpoints(stage)
@@ -137,21 +149,24 @@ def fit_stage(
     if state is not None and state["finished"]:
         return state
     initial_epoch = 0 if state is None else state["epoch"]
-    if initial_epoch and verbose:
-        print(f"[{stage}] resuming after epoch {initial_epoch}/{epochs}")
+    if verbose:
+        models = ", ".join(f"{model_spec(config, d.student_input).arch} on {bundle.modalities[d.student_input]}" for d in distiller.directions)
+        resumed = f", resuming after epoch {initial_epoch}" if initial_epoch else ""
+        print(f"[{stage}] {models}: {epochs} epochs x {steps_per_epoch} steps{resumed}", flush=True)
     monitors = {d.name: (f"val_{distiller.accuracy_metric(d)}", d.student) for d in distiller.directions}
     checkpoint = StageCheckpoint(checkpoint_dir, monitors, epochs, state)
     # StopOnInterrupt after the checkpoint: an epoch that ended is saved before a Ctrl-C stops the run.
     callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch"), StopOnInterrupt()]
-    distiller.fit(
-        pipelines["train"],
-        validation_data=pipelines["val"],
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # the training pipeline shuffles itself
-        verbose=verbose,
-    )
+    for epoch in range(initial_epoch, epochs):
+        distiller.fit(
+            pipelines["train"](epoch),
+            validation_data=pipelines["val"],
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            callbacks=callbacks,
+            shuffle=False,  # the epoch's pipeline is already in its order
+            verbose=verbose,
+        )
     return checkpoint.state
 
 
@@ -198,8 +213,9 @@ def train_teacher(
         except Exception as error:  # noqa: BLE001 - re-raised with the key that caused it
             raise ValueError(
                 f"config key '{key}': cannot load {checkpoint} into a {spec.arch} teacher "
-                f"for modality {modality!r}: {error}"
-            ) from error
+                f"for modality {modality!r}: {load_error_summary(error)}; pass weights saved from "
+                f"this architecture (model.{'teacher' if input_key == 'teacher' else 'student'}.*)"
+            ) from None
     else:
         stage = f"teacher_{modality}"
         trainer = NoDistillation(
@@ -225,18 +241,33 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
 
     Returns:
         The ``metrics.json`` payload.
+
+    Raises:
+        RunDirectoryBusy: when another live process runs in ``output_dir``.
+        ValueError: when ``output_dir`` holds a run of another config that has
+            finished an epoch (a directory with none is taken over, with a notice).
     """
     run_dir = RunDirectory(output_dir)
-    os.makedirs(run_dir.root, exist_ok=True)
-    _check_resumable(run_dir, config)
-    write_text(run_dir.config, dump_config(config))
+    if os.path.exists(run_dir.root) and not os.path.isdir(run_dir.root):
+        raise NotADirectoryError(20, "the output directory is a file; choose another --output-dir", run_dir.root)
+    with RunLock(run_dir.root):
+        return _run_locked(config, run_dir, strategy, verbose)
+
+
+def _run_locked(config: ExperimentConfig, run_dir: RunDirectory, strategy: str | None, verbose: int | None) -> dict:
     verbose = config.train.verbose if verbose is None else verbose
+    log = print if verbose else (lambda message: None)
+    if _check_resumable(run_dir, config) and os.path.isfile(run_dir.metrics):
+        metrics = read_json(run_dir.metrics)
+        log(f"{run_dir.root} is a finished run (metrics.json); nothing to train")
+        return metrics
+    remove_temporaries(run_dir.root)
     set_seed(config.experiment.seed, config.experiment.deterministic)
     started = time.time()
     distribution = make_strategy(strategy or config.train.strategy)
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
-    log = print if verbose else (lambda message: None)
     bundle = apply_input_cache(bundle, config.data, run_dir.path("cache", "inputs"), log)
+    write_text(run_dir.config, dump_config(config))  # committed once the data load: a bad path never blocks the fix
     with distribution.scope(), precision_policy(config.train.precision):
         teachers, teacher_metrics = {}, {}
         for input_key in teacher_keys(config):
@@ -284,31 +315,43 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
     return metrics
 
 
-def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> None:
-    """Refuses to resume a run directory that holds a different experiment."""
+def _check_resumable(run_dir: RunDirectory, config: ExperimentConfig) -> bool:
+    """Whether ``run_dir`` holds this experiment already (False: a new run).
+
+    A directory of another config is refused once one of its stages has committed
+    an epoch; before that (a run that failed while loading data or building models)
+    it is taken over by ``config``, with a notice.
+    """
     if not os.path.exists(run_dir.config):
-        return
+        return False
     import yaml
 
-    with open(run_dir.config, encoding="utf-8") as handle:
-        previous = yaml.safe_load(handle)
+    try:
+        with open(run_dir.config, encoding="utf-8") as handle:
+            previous = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        previous = None
     try:  # keys added since that run was written take their defaults
         previous = yaml.safe_load(dump_config(config_from_dict(previous, run_dir.config)))
-    except (ConfigError, TypeError, ValueError):
+    except (ConfigError, TypeError, ValueError, AttributeError):
         pass  # compared as written: it differs
     current = yaml.safe_load(dump_config(config))
-    ignored = ("train.verbose", "train.strategy", "data.cache")  # the input cache yields the same tensors
-    for key in ignored:
-        section, name = key.split(".")
-        previous.get(section, {}).pop(name, None)
-        current.get(section, {}).pop(name, None)
-    previous.pop("analysis", None)  # analysis settings never change training
-    current.pop("analysis", None)
-    previous.pop("tune", None)  # nor do the search ranges of tools/tune.py
-    current.pop("tune", None)
-    if previous != current:
+    if isinstance(previous, dict):
+        ignored = ("train.verbose", "train.strategy", "data.cache")  # the input cache yields the same tensors
+        for key in ignored:
+            section, name = key.split(".")
+            previous.get(section, {}).pop(name, None)
+            current.get(section, {}).pop(name, None)
+        for section in ("analysis", "tune"):  # analysis settings and search ranges never change training
+            previous.pop(section, None)
+            current.pop(section, None)
+    if previous == current:
+        return True
+    committed = glob.glob(os.path.join(run_dir.path("checkpoints"), "*", STATE_FILE))
+    if committed:
         raise ValueError(
-            f"{run_dir.root} holds a run of a different config ({run_dir.config}); "
-            "choose a new --output-dir or delete that directory"
+            f"{run_dir.root} holds a run of a different config ({run_dir.config}) with finished epochs "
+            f"({os.path.relpath(committed[0], run_dir.root)}); choose a new --output-dir or delete that directory"
         )
-
+    print(f"notice: {run_dir.root} held another config but no finished epoch; this run takes it over", flush=True)
+    return False

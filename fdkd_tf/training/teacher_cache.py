@@ -195,6 +195,11 @@ def _place(directions: list[str]):
     return place
 
 
+def uncached_pipelines(bundle: DatasetBundle) -> dict:
+    """``{"train": epoch -> that epoch's pipeline, "val": pipeline}`` of the bundle itself."""
+    return {"train": lambda epoch=None: bundle.fresh("train", epoch), "val": bundle.fresh("val")}
+
+
 def cached_pipelines(
     distiller,
     bundle: DatasetBundle,
@@ -214,14 +219,14 @@ def cached_pipelines(
         log: receives one line: the decision and why.
 
     Returns:
-        ``({"train": dataset, "val": dataset}, plan)``: fresh pipelines
-        (`DatasetBundle.fresh`), with the teacher outputs when the cache is on, so
-        that the batches are the same either way.
+        ``({"train": epoch -> dataset, "val": dataset}, plan)``: each epoch's training
+        pipeline and the validation pipeline (`DatasetBundle.fresh`), with the teacher
+        outputs when the cache is on, so that the batches are the same either way.
     """
     plan = resolve(requested, distiller, bundle, directory)
     if plan.mode == "off":
         log(f"teacher cache off: {plan.reason}")
-        return {split: bundle.fresh(split) for split in CACHED_SPLITS}, plan
+        return uncached_pipelines(bundle), plan
     specs = _output_specs(distiller)
     student_keys = tuple(dict.fromkeys(d.student_input for d in distiller.directions))
     place = _place([d.name for d in distiller.directions])
@@ -236,11 +241,15 @@ def cached_pipelines(
         except IncompleteSplit as error:  # skipped bad samples: rows would not match indices
             plan = CachePlan("off", str(error))
             log(f"teacher cache off: {plan.reason}")
-            return {split: bundle.fresh(split) for split in CACHED_SPLITS}, plan
-        dataset = attach_store(bundle.indexed[split](student_keys), store, place, specs)
-        pipelines[split] = drop_index(dataset).prefetch(tf.data.AUTOTUNE)
+            return uncached_pipelines(bundle), plan
+
+        def make(epoch=None, split=split, store=store):
+            dataset = attach_store(bundle.indexed[split](student_keys, epoch=epoch), store, place, specs)
+            return drop_index(dataset).prefetch(tf.data.AUTOTUNE)
+
+        pipelines[split] = make if split == "train" else make()
     log(f"teacher cache ({plan.mode}): {plan.reason}, computed once from the teachers' evaluation view")
     return pipelines, plan
 
 
-__all__ = ["CACHED_SPLITS", "CachePlan", "TeacherViewWarning", "cached_pipelines", "compute_outputs", "resolve"]
+__all__ = ["CACHED_SPLITS", "CachePlan", "TeacherViewWarning", "cached_pipelines", "compute_outputs", "resolve", "uncached_pipelines"]

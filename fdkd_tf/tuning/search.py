@@ -192,7 +192,7 @@ def run_search(
         tuner = TUNERS[tuner_kind](max_trials=max_trials, **tuner_args)
     tuner.oracle.max_trials = max_trials
     tuner.search(
-        pipelines["train"],
+        pipelines["train"](),  # one pipeline reshuffled at every pass: trials are not resumed mid-way
         validation_data=pipelines["val"],
         epochs=config.train.epochs,
         shuffle=False,

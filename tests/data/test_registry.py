@@ -90,7 +90,8 @@ def test_export_asks_the_registry_for_the_audio_front_end(scratch_registry):
         return None
 
     config = lambda student: SimpleNamespace(data=SimpleNamespace(name="my_audio", student=student))  # noqa: E731
-    assert audio_frontend_settings(config("mic")) == ("vggsound", 8000)
+    spec = audio_frontend_settings(config("mic"))
+    assert (spec.kind, spec.sample_rate, spec.modality) == ("vggsound", 8000, "mic")
     assert audio_frontend_settings(config("video")) is None
     assert audio_frontend_settings(SimpleNamespace(data=SimpleNamespace(name="mfeat", student="fou"))) is None
     assert "my_audio" in audio_datasets() and "mfeat" not in audio_datasets()

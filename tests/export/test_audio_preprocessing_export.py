@@ -110,3 +110,33 @@ def test_front_end_stays_float_in_int8(audio_run, tmp_path):
     logits = runner(waveform=waveforms)["logits"]
     spread = expected.max() - expected.min()
     assert np.abs(logits - expected).max() < 0.1 * spread, (logits, expected)
+
+
+def test_a_real_run_exports_its_own_front_end_and_scores_real_audio(tmp_path):
+    """A CREMA-D run trained with data.audio_samples=11025 (the registry's fixture):
+    the front end maps the run's own length, and the raw-audio graph's test accuracy,
+    measured on the prepared clips, is the run's own test accuracy."""
+    import warnings
+
+    from fdkd_tf.data import dataset_info
+    from fdkd_tf.training.experiment import run_experiment
+    from testing_utils import REPO_ROOT
+
+    data_keys = dataset_info("cremad").fixture(str(tmp_path / "data"))
+    overrides = [f"data.{key}={value}" for key, value in data_keys.items() if key != "name"]
+    config = load_config(os.path.join(REPO_ROOT, "configs", "cremad.yaml"), overrides + [
+        "data.audio_samples=11025", "teacher.epochs=1", "train.epochs=1", "train.verbose=0",
+        "model.teacher.arch=small_cnn", "model.teacher.filters=[4]", "model.teacher.feature_dim=8",
+        "model.student.arch=small_cnn", "model.student.filters=[4]", "model.student.feature_dim=8",
+        "model.teacher.preset=null", "model.student.preset=null",
+    ])
+    run_dir = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fixture split sizes are not the release's
+        metrics = run_experiment(config, str(run_dir))
+        report = export_run(str(run_dir), "tflite,tflite_int8", with_preprocessing=True, latency_samples=1, verbose=False)
+    assert report["waveform_samples"] == 11025 and report["frontend"]["num_samples"] == 11025
+    assert "prepared waveforms" in report["verification_inputs"]
+    assert report["representative_source"].startswith("the first ") and "prepared training waveforms" in report["representative_source"]
+    assert report["keras"]["test_accuracy"] == pytest.approx(metrics["student"]["test_accuracy"])
+    assert report["formats"]["tflite"]["test_accuracy"] == pytest.approx(metrics["student"]["test_accuracy"])

@@ -1,4 +1,4 @@
-"""The two-stage experiment: run directory contents, resume after a kill,
+"""The two-stage experiment: run directory contents (resume after a kill: test_checkpointing.py),
 selection on validation data only."""
 
 from __future__ import annotations
@@ -7,20 +7,17 @@ import json
 import os
 
 import keras
-import numpy as np
 import pytest
 import yaml
 
 from fdkd_tf.config import load_config
 from fdkd_tf.training import experiment
-from fdkd_tf.training.checkpointing import StageCheckpoint
 
 FAST = [
     "teacher.epochs=2",
     "train.epochs=4",
     "train.verbose=0",
-    "data.shuffle_buffer=1",  # fixed batch order, so a resumed run must equal an uninterrupted one
-    "model.teacher.filters=[8]",
+        "model.teacher.filters=[8]",
     "model.teacher.feature_dim=16",
     "model.student.hidden_units=[16]",
     "model.student.feature_dim=16",
@@ -29,10 +26,6 @@ FAST = [
 
 def _config(repo_root, *extra):
     return load_config(os.path.join(repo_root, "configs", "mfeat.yaml"), FAST + list(extra))
-
-
-class _Killed(Exception):
-    pass
 
 
 def test_run_directory_and_metrics(repo_root, tmp_path):
@@ -74,41 +67,6 @@ def test_mixed_precision_run_learns_and_saves_a_float32_student(repo_root, tmp_p
     assert experiment.evaluate_accuracy(student, bundle.val, "student") == pytest.approx(
         metrics["student"]["val_accuracy"], abs=0.01  # float32 inference of float16-trained weights
     )
-
-
-def test_killed_run_resumes_where_it_stopped(repo_root, tmp_path, monkeypatch):
-    reference = experiment.run_experiment(_config(repo_root), str(tmp_path / "reference"))
-
-    class KilledAfterTwoEpochs(StageCheckpoint):
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if self.directory.endswith("distill") and epoch + 1 == 2:
-                raise _Killed()
-
-    monkeypatch.setattr(experiment, "StageCheckpoint", KilledAfterTwoEpochs)
-    with pytest.raises(_Killed):
-        experiment.run_experiment(_config(repo_root), str(tmp_path / "resumed"))
-    state = json.loads((tmp_path / "resumed" / "checkpoints" / "distill" / "state.json").read_text())
-    assert state["epoch"] == 2 and not state["finished"]
-    assert not (tmp_path / "resumed" / "metrics.json").exists()
-
-    monkeypatch.setattr(experiment, "StageCheckpoint", StageCheckpoint)
-    fitted_epochs = []
-    original_fit = keras.Model.fit
-
-    def recording_fit(self, *args, **kwargs):
-        fitted_epochs.append((kwargs.get("initial_epoch", 0), kwargs["epochs"]))
-        return original_fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "fit", recording_fit)
-    resumed = experiment.run_experiment(_config(repo_root), str(tmp_path / "resumed"))
-    assert fitted_epochs == [(2, 4)]  # teacher stage finished: not refitted
-    assert resumed["student"]["best_epoch"] == reference["student"]["best_epoch"]
-    assert resumed["student"]["test_accuracy"] == pytest.approx(reference["student"]["test_accuracy"])
-    a = keras.saving.load_model(tmp_path / "reference" / "student.keras").get_weights()
-    b = keras.saving.load_model(tmp_path / "resumed" / "student.keras").get_weights()
-    for x, y in zip(a, b):
-        np.testing.assert_allclose(x, y, atol=1e-5)
 
 
 def test_run_directory_of_another_config_is_refused(repo_root, tmp_path):

@@ -53,7 +53,7 @@ def _one_epoch(bundle, method, both, cache, strategy=None, directory=None):
         distiller.set_weights(initial)
         pipelines, plan = teacher_cache.cached_pipelines(distiller, bundle, DATA, cache, directory)
         distiller.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
-    distiller.fit(pipelines["train"], epochs=1, verbose=0, shuffle=False)
+    distiller.fit(pipelines["train"](0), epochs=1, verbose=0, shuffle=False)
     return [np.array(w) for s in distiller.students for w in s.get_weights()], plan
 
 
@@ -139,7 +139,7 @@ def test_a_forced_cache_of_an_augmented_view_reads_the_evaluation_view(bundle):
         pipelines, plan = teacher_cache.cached_pipelines(distiller, augmented, DATA, "memory", None)
     assert plan.mode == "memory"
     # mfeat's evaluation view is its training view, so each cached row must be its sample's.
-    for (cached, _), (plain, _) in zip(pipelines["train"].take(3), augmented.fresh("train").take(3)):
+    for (cached, _), (plain, _) in zip(pipelines["train"](0).take(3), augmented.fresh("train", 0).take(3)):
         expected = distiller.teachers[0](plain["teacher"], training=False)["logits"]
         np.testing.assert_allclose(cached[CACHED_TEACHER_KEY]["fou"]["logits"], expected, atol=1e-6)
 
@@ -154,7 +154,7 @@ def test_a_split_that_lost_samples_turns_the_cache_off(bundle):
     with pytest.warns(teacher_cache.TeacherViewWarning):
         pipelines, plan = teacher_cache.cached_pipelines(distiller, short, DATA, "memory", None, lines.append)
     assert plan.mode == "off" and "1199 of the split's 1200 samples" in plan.reason
-    inputs, _ = next(iter(pipelines["train"]))
+    inputs, _ = next(iter(pipelines["train"](0)))
     assert set(inputs) == {"teacher", "student"}  # trains as without the cache
 
 

@@ -19,7 +19,7 @@ from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
 from fdkd_tf.data.crisismmd.fixture import write_crisismmd_fixture
 from fdkd_tf.data.crisismmd.layout import MODALITIES, SPLIT_NAMES, TASK_CLASSES, check_modality, check_task, load_split
-from fdkd_tf.data.determinism import with_determinism
+from fdkd_tf.data.determinism import training_order, with_determinism
 from fdkd_tf.data.errors import DatasetWarning
 from fdkd_tf.data.images import decode_rgb, eval_transform, train_transform
 from fdkd_tf.data.registry import register_dataset
@@ -28,9 +28,9 @@ from fdkd_tf.data.text import encode_texts, load_tokenizer
 from fdkd_tf.models.bert import RANDOM_INIT_VOCABULARY_SIZE
 
 
-def _augmentation_seeds(seed: int) -> tf.data.Dataset:
-    """Endless ``(2, 2)`` int64 stateless seeds (crop, flip), new ones every epoch."""
-    values = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+def _augmentation_seeds(seed: int, rerandomize: bool = True) -> tf.data.Dataset:
+    """Endless ``(2, 2)`` int64 stateless seeds (crop, flip), new ones every pass when ``rerandomize``."""
+    values = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=rerandomize)
     return values.batch(4, drop_remainder=True).map(lambda batch: tf.reshape(batch, (2, 2)))
 
 
@@ -49,6 +49,7 @@ def make_pipeline(
     deterministic: bool = False,
     keys: tuple = ("teacher", "student"),
     with_index: bool = False,
+    epoch: Optional[int] = None,
 ) -> tf.data.Dataset:
     """The paired ``({"teacher", "student"}, label)`` pipeline of one split.
 
@@ -67,6 +68,9 @@ def make_pipeline(
         deterministic: keep the element order fixed despite the parallel map.
         keys: the modality keys to load (an image not asked for is not decoded).
         with_index: add ``"index"``, each sample's int64 position in ``samples``.
+        epoch: training only: that epoch's order and augmentation, fixed by
+            ``(seed, epoch)`` (`fdkd_tf.data.determinism.training_order`); None
+            reshuffles at every pass.
 
     Returns:
         The `tf.data.Dataset`, prefetched.
@@ -75,10 +79,11 @@ def make_pipeline(
     positions = np.arange(len(samples), dtype=np.int64)
     dataset = tf.data.Dataset.from_tensor_slices((paths, token_ids, labels, positions))
     if training:
+        order_seed, reshuffle = training_order(seed, epoch)
         dataset = dataset.shuffle(
-            min(shuffle_buffer, max(len(samples), 1)), seed=seed, reshuffle_each_iteration=True
+            min(shuffle_buffer, max(len(samples), 1)), seed=order_seed, reshuffle_each_iteration=reshuffle
         )
-        dataset = tf.data.Dataset.zip((dataset, _augmentation_seeds(seed)))
+        dataset = tf.data.Dataset.zip((dataset, _augmentation_seeds(order_seed, reshuffle)))
 
     def load(path, tokens, label, position, augmentation_seed=None):
         inputs = {}
@@ -168,7 +173,7 @@ def build_crisismmd(data_cfg: DataConfig, seed: int, deterministic: bool = False
             labels=labels,
             modalities=modalities,
             image_size=data_cfg.image_size,
-            seed=int(seed) % (2**31 - 1),
+            seed=int(seed),
         )
         training = split == "train"
         pipelines[split] = make_pipeline(
@@ -204,9 +209,9 @@ def build_crisismmd(data_cfg: DataConfig, seed: int, deterministic: bool = False
     )
 
 
-def _indexed_pipeline(common, training, shuffle_buffer, batch_size, deterministic, keys):
+def _indexed_pipeline(common, training, shuffle_buffer, batch_size, deterministic, keys, epoch=None):
     """`DatasetBundle.indexed` of one split: the split's pipeline for ``keys`` with indices."""
     return make_pipeline(
         **common, training=training, shuffle_buffer=shuffle_buffer, batch_size=batch_size,
-        deterministic=deterministic, keys=tuple(keys), with_index=True,
+        deterministic=deterministic, keys=tuple(keys), with_index=True, epoch=epoch if training else None,
     )

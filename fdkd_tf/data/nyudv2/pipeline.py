@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.determinism import with_determinism
+from fdkd_tf.data.determinism import training_order, with_determinism
 from fdkd_tf.data.images import normalize_imagenet
 from fdkd_tf.data.nyudv2.fixture import write_nyudv2_fixture
 from fdkd_tf.data.nyudv2.layout import (
@@ -137,6 +137,7 @@ def make_pipeline(
     full_size: Optional[tuple[int, int]] = None,
     keys: tuple = ("teacher", "student"),
     with_index: bool = False,
+    epoch: Optional[int] = None,
 ) -> tf.data.Dataset:
     """Sample indices -> ``({"teacher", "student"}, labels)`` pipeline.
 
@@ -158,6 +159,9 @@ def make_pipeline(
             needs inside a `tf.function`.
         keys: the modality keys to return (both are decoded: their crops are paired).
         with_index: add ``"index"``, each sample's int64 position in ``indices``.
+        epoch: with ``train_seed``: that epoch's order and augmentation, fixed by
+            ``(train_seed, epoch)`` (`fdkd_tf.data.determinism.training_order`);
+            None reshuffles at every pass.
 
     Returns:
         The `tf.data.Dataset`.
@@ -168,8 +172,9 @@ def make_pipeline(
         (np.asarray(indices, np.int64), np.arange(len(indices), dtype=np.int64))
     )
     if train_seed is not None:
-        dataset = dataset.shuffle(max(len(indices), 1), seed=train_seed, reshuffle_each_iteration=True)
-        seeds = tf.data.Dataset.random(seed=train_seed, rerandomize_each_iteration=True).batch(6)
+        order_seed, reshuffle = training_order(train_seed, epoch)
+        dataset = dataset.shuffle(max(len(indices), 1), seed=order_seed, reshuffle_each_iteration=reshuffle)
+        seeds = tf.data.Dataset.random(seed=order_seed, rerandomize_each_iteration=reshuffle).batch(6)
         dataset = tf.data.Dataset.zip((dataset, seeds))
 
         def element(index, seed):
@@ -279,7 +284,7 @@ def build_nyudv2(data_cfg: DataConfig, seed: int, deterministic: bool = False) -
     train, val = carve_validation(kept["train"], data_cfg.val_fraction, data_cfg.split_seed)
     split_indices = {"train": train, "val": val, "test": kept["test"]}
     modalities = {"teacher": data_cfg.teacher, "student": data_cfg.student}
-    train_seed = int(seed) % (2**31 - 1)
+    train_seed = int(seed)
     pipelines = {
         split: make_pipeline(
             root, indices, data_cfg, modalities, train_seed if split == "train" else None, deterministic, full_size=image_size
@@ -318,9 +323,9 @@ def build_nyudv2(data_cfg: DataConfig, seed: int, deterministic: bool = False) -
     )
 
 
-def _indexed_pipeline(root, indices, data_cfg, modalities, train_seed, deterministic, full_size, keys):
+def _indexed_pipeline(root, indices, data_cfg, modalities, train_seed, deterministic, full_size, keys, epoch=None):
     """`DatasetBundle.indexed` of one split: the split's pipeline for ``keys`` with indices."""
     return make_pipeline(
         root, indices, data_cfg, modalities, train_seed, deterministic,
-        full_size=full_size, keys=tuple(keys), with_index=True,
+        full_size=full_size, keys=tuple(keys), with_index=True, epoch=epoch,
     )

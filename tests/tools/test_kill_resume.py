@@ -1,0 +1,93 @@
+"""SIGKILL of the real training process, inside a checkpoint write and at a random
+moment: rerunning the printed command gives the uninterrupted run, bit for bit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+ARGS = ["--config", "configs/mfeat.yaml", "--set", "experiment.deterministic=true", "--set", "teacher.epochs=2",
+        "--set", "train.epochs=3", "--set", "model.teacher.filters=[8]", "--set", "model.student.hidden_units=[16]",
+        "--set", "model.student.dropout=0.3", "--verbose", "0"]
+
+# Runs tools/train.py in this process after arranging a SIGKILL inside the checkpoint
+# commit of STAGE at EPOCH: before state.json is replaced ("weights") or right after ("state").
+KILLING_LAUNCHER = """
+import os, signal, sys
+from fdkd_tf.training import checkpointing
+stage, epoch, moment = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+original = checkpointing.commit
+def commit(directory, state, previous):
+    if directory.endswith(stage) and state["epoch"] == epoch:
+        if moment == "state":
+            checkpointing.write_json(os.path.join(directory, checkpointing.STATE_FILE), state)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(directory, state, previous)
+checkpointing.commit = commit
+from fdkd_tf.cli.train import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+
+def _train(repo_root, output_dir, timeout=600):
+    return subprocess.run([sys.executable, os.path.join(repo_root, "tools", "train.py"), *ARGS, "--output-dir", str(output_dir)],
+                          cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _weights(run_dir):
+    return keras.saving.load_model(os.path.join(run_dir, "student.keras")).get_weights()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    from testing_utils import REPO_ROOT as repo_root
+
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    result = _train(repo_root, run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run_dir
+
+
+def _assert_equal_runs(a, b):
+    assert max(float(np.max(np.abs(x - y))) for x, y in zip(_weights(a), _weights(b))) == 0.0
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
+    assert ma["student"] == mb["student"] and ma["teacher"] == mb["teacher"]
+
+
+@pytest.mark.parametrize("stage, epoch, moment", [("teacher_pix", 1, "weights"), ("distill", 2, "state")])
+def test_sigkill_inside_the_checkpoint_write(repo_root, tmp_path, reference, stage, epoch, moment):
+    killed = subprocess.run([sys.executable, "-c", KILLING_LAUNCHER, stage, str(epoch), moment, *ARGS,
+                             "--output-dir", str(tmp_path)], cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "metrics.json").exists()
+    resumed = _train(repo_root, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _assert_equal_runs(reference, tmp_path)
+
+
+def test_sigkill_at_a_random_moment(repo_root, tmp_path, reference):
+    """The moment is drawn (seeded) between the first committed epoch and the end."""
+    process = subprocess.Popen([sys.executable, os.path.join(repo_root, "tools", "train.py"), *ARGS, "--output-dir", str(tmp_path)],
+                               cwd=repo_root, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = tmp_path / "checkpoints" / "teacher_pix" / "state.json"
+    deadline = time.time() + 300
+    while not first.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(float(np.random.default_rng(13).uniform(0.0, 2.0)))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    resumed = _train(repo_root, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _assert_equal_runs(reference, tmp_path)

@@ -470,7 +470,7 @@ def split_waveforms(spec: AVDatasetSpec, data_cfg: DataConfig, split: str, count
     for clip in clips:
         waveform = decode_wav(os.path.join(root, "audio", f"{clip.name}.wav"), spec.sample_rate)
         if spec.audio_kind == "reference":
-            waves.append(tile_waveform(waveform, num_samples).numpy())
+            waves.append(tile_waveform(waveform, num_samples).numpy()[:num_samples])  # what reference_spectrogram reads
         else:
             waves.append(center_crop(tile_waveform(waveform, 2 * num_samples), num_samples).numpy())
     return np.asarray(waves, np.float32).reshape(len(clips), num_samples), np.array([clip.label for clip in clips], np.int32)

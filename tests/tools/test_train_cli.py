@@ -63,14 +63,18 @@ def test_train_writes_valid_metrics_and_a_reloadable_student(repo_root, tmp_path
     assert loaded.stdout.strip().endswith("(2, 10)")
 
 
-def test_bad_config_exits_with_the_key_named(repo_root, tmp_path):
+def test_bad_config_exits_with_the_key_named(repo_root, tmp_path, capsys, monkeypatch):
+    """In process: a real process's one-line errors are checked in tests/tools/test_faults.py."""
+    from fdkd_tf.cli import train
+
+    monkeypatch.chdir(repo_root)
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  epoch: 3\n")
-    result = _run(repo_root, "--config", str(bad), "--output-dir", str(tmp_path / "run"))
-    assert result.returncode == 2
-    assert "train.epoch" in result.stderr and str(bad) in result.stderr
-    result = _run(repo_root, "--config", "configs/mfeat.yaml", "--set", "train.epochs=ten")
-    assert result.returncode == 2 and "train.epochs" in result.stderr
+    assert train.main(["--config", str(bad), "--output-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "train.epoch" in err and str(bad) in err
+    assert train.main(["--config", "configs/mfeat.yaml", "--set", "train.epochs=ten"]) == 2
+    assert "train.epochs" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 

@@ -124,6 +124,25 @@ def replicas_in_sync() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def multi_worker() -> bool:
+    """Whether the current strategy spans several workers (`MultiWorkerMirroredStrategy`)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf  # only on the TensorFlow backend
+
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+
+
+def as_worker_logs(logs: dict) -> dict:
+    """Logs a multi-worker step can return: Keras' TensorFlow trainer averages each
+    log over workers with ``strategy.reduce("MEAN", value, axis=0)``, which needs a
+    batch axis, so each scalar gets one (of length 1); elsewhere ``logs`` unchanged."""
+    if not multi_worker():
+        return logs
+    return {name: ops.reshape(value, (1,)) if len(ops.shape(value)) == 0 else value for name, value in logs.items()}
+
+
 def resolve_settings(settings_class, settings, overrides: dict, method: str):
     """The method's settings: ``settings`` (a dataclass, a mapping or None for the
     paper's defaults) with keyword ``overrides`` applied and validated like a
@@ -458,7 +477,7 @@ class Distiller(keras.Model):
             logits = {name: resize_to_labels(value, y) for name, value in logits.items()}
         else:
             targets, logits = y, resize_to_labels(logits, y)
-        return super().compute_metrics(x, targets, logits, sample_weight)
+        return as_worker_logs(super().compute_metrics(x, targets, logits, sample_weight))
 
     if keras.backend.backend() == "tensorflow":  # Keras' JAX and torch steps take other arguments
 
@@ -492,7 +511,23 @@ class Distiller(keras.Model):
             logs = self.compute_metrics(inputs, labels, outputs)
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 logs["loss_scale"] = ops.convert_to_tensor(self.optimizer.dynamic_scale)
-            return logs
+            return as_worker_logs(logs)
+
+        def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+            """Builds the model from the dataset's element spec, not from a drawn batch.
+
+            Keras' TensorFlow trainer, under a distribution strategy, draws one batch
+            and reduces it across replicas only to learn the input structure;
+            `MultiWorkerMirroredStrategy` cannot reduce the paired dict inputs (it
+            fails before the first epoch), and the drawn batch is wasted. The spec
+            holds the same structure, shapes and dtypes.
+            """
+            adapter = getattr(iterator, "data_adapter", None)
+            if data_batch is None and adapter is not None and self._distribute_strategy is not None:
+                with self.distribute_strategy.scope():
+                    self._symbolic_build(data_batch=adapter.get_tf_dataset().element_spec)
+                return
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
         """`keras.Model.compile`; the loss is the method's, so ``loss`` and

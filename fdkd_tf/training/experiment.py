@@ -22,6 +22,8 @@ from __future__ import annotations
 import glob
 import math
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -48,7 +50,7 @@ from fdkd_tf.training.interruption import StopOnInterrupt
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.stages import build_distillation, build_teacher, model_spec, teacher_checkpoint, teacher_keys
-from fdkd_tf.training.strategy import make_strategy
+from fdkd_tf.training.strategy import make_strategy, worker_role
 from fdkd_tf.training.teacher_cache import cached_pipelines
 
 def evaluate_accuracy(model: keras.Model, dataset: tf.data.Dataset, input_key: str) -> float:
@@ -250,11 +252,30 @@ def run_experiment(config: ExperimentConfig, output_dir: str, strategy: str | No
     run_dir = RunDirectory(output_dir)
     if os.path.exists(run_dir.root) and not os.path.isdir(run_dir.root):
         raise NotADirectoryError(20, "the output directory is a file; choose another --output-dir", run_dir.root)
+    distribution = make_strategy(strategy or config.train.strategy)
+    chief, task = worker_role(distribution)
+    if not chief:  # multi-worker: only the chief writes the run directory
+        with tempfile.TemporaryDirectory(prefix=f"fdkd-{task}-") as scratch:
+            _mirror_committed(run_dir, scratch)
+            with RunLock(scratch):
+                return _run_locked(config, RunDirectory(scratch), distribution, verbose)
     with RunLock(run_dir.root):
-        return _run_locked(config, run_dir, strategy, verbose)
+        return _run_locked(config, run_dir, distribution, verbose)
 
 
-def _run_locked(config: ExperimentConfig, run_dir: RunDirectory, strategy: str | None, verbose: int | None) -> dict:
+def _mirror_committed(run_dir: RunDirectory, scratch: str) -> None:
+    """A non-chief worker's copy of what the chief has committed (config, metrics,
+    checkpoints), so that it resumes at the chief's epoch; it writes only there and
+    the directory is removed when it ends."""
+    for name in ("config.yaml", "metrics.json"):
+        if os.path.isfile(run_dir.path(name)):
+            shutil.copy2(run_dir.path(name), os.path.join(scratch, name))
+    if os.path.isdir(run_dir.path("checkpoints")):
+        shutil.copytree(run_dir.path("checkpoints"), os.path.join(scratch, "checkpoints"),
+                        ignore=shutil.ignore_patterns(".tmp-*"))
+
+
+def _run_locked(config: ExperimentConfig, run_dir: RunDirectory, distribution, verbose: int | None) -> dict:
     verbose = config.train.verbose if verbose is None else verbose
     log = print if verbose else (lambda message: None)
     if _check_resumable(run_dir, config) and os.path.isfile(run_dir.metrics):
@@ -264,7 +285,6 @@ def _run_locked(config: ExperimentConfig, run_dir: RunDirectory, strategy: str |
     remove_temporaries(run_dir.root)
     set_seed(config.experiment.seed, config.experiment.deterministic)
     started = time.time()
-    distribution = make_strategy(strategy or config.train.strategy)
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)
     bundle = apply_input_cache(bundle, config.data, run_dir.path("cache", "inputs"), log)
     write_text(run_dir.config, dump_config(config))  # committed once the data load: a bad path never blocks the fix

@@ -5,6 +5,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+#: a collective that waits longer than this for a peer fails (a worker that died
+#: stops the others with an error instead of a hang)
+COLLECTIVE_TIMEOUT_S = 300
 
 
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
@@ -24,5 +27,22 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_S)
+        )
     return tf.distribute.get_strategy()
+
+
+def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:
+    """``(is chief, task name)`` of this process in a multi-worker cluster.
+
+    The chief is the ``chief`` task when ``TF_CONFIG`` names one, else worker 0 (as
+    TensorFlow's multi-worker guide sets it); a single process is its own chief.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+        return True, "chief"
+    task_type, task_id = resolver.task_type, resolver.task_id
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    chief = task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
+    return chief, f"{task_type}{task_id}"

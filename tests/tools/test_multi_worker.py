@@ -1,0 +1,63 @@
+"""``--strategy multi_worker``: two worker processes on 127.0.0.1 with ``TF_CONFIG``
+train the paired inputs, match one process with the same global batch, and only the
+chief writes the run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+# No batch normalisation: its statistics are per worker (each sees half the global
+# batch), so only BN-free models can match one process exactly.
+ARGS = ["--config", "configs/mfeat.yaml", "--set", "data.teacher=fac", "--set", "teacher.epochs=1", "--set", "train.epochs=2",
+        "--set", "model.teacher.arch=mlp", "--set", "model.teacher.hidden_units=[32]",
+        "--set", "model.student.hidden_units=[16]", "--verbose", "0"]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for handle in sockets:
+        handle.bind(("127.0.0.1", 0))
+    ports = [handle.getsockname()[1] for handle in sockets]
+    for handle in sockets:
+        handle.close()
+    return ports
+
+
+def _env(**extra):
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra)
+
+
+def test_two_workers_match_one_process_and_only_the_chief_writes(repo_root, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    run_dir, scratch = tmp_path / "run", tmp_path / "tmp"
+    scratch.mkdir()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, os.path.join(repo_root, "tools", "train.py"), *ARGS, "--strategy", "multi_worker",
+             "--output-dir", str(run_dir)],
+            cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}), TMPDIR=str(scratch)),
+        )
+        for index in range(2)
+    ]
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    assert not os.listdir(scratch)  # the non-chief worker's directory is gone
+    single = subprocess.run([sys.executable, os.path.join(repo_root, "tools", "train.py"), *ARGS, "--output-dir", str(tmp_path / "one")],
+                            cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    a = keras.saving.load_model(run_dir / "student.keras").get_weights()
+    b = keras.saving.load_model(tmp_path / "one" / "student.keras").get_weights()
+    assert max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) < 1e-5
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, tmp_path / "one"))
+    assert ma["student"]["best_epoch"] == mb["student"]["best_epoch"]
+    assert abs(ma["student"]["test_accuracy"] - mb["student"]["test_accuracy"]) < 1e-9

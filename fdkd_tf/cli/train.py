@@ -48,12 +48,13 @@ def main(argv=None) -> int:
         "runs", f"{config.experiment.name}-{config.distill.method}-seed{config.experiment.seed}"
     )
     from fdkd_tf.training.experiment import run_experiment
+    from fdkd_tf.training.strategy import ClusterError
     from fdkd_tf.training.interruption import install_handler
 
     install_handler()  # Ctrl-C stops at a batch boundary (fdkd_tf/training/interruption.py)
     try:
         metrics = run_experiment(config, output_dir, strategy=args.strategy, verbose=args.verbose)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
+    except (ConfigError, ValueError, FileNotFoundError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # one line, no traceback: where it stopped and how to go on

@@ -50,7 +50,7 @@ from fdkd_tf.training.interruption import StopOnInterrupt
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import set_seed
 from fdkd_tf.training.stages import build_distillation, build_teacher, model_spec, teacher_checkpoint, teacher_keys
-from fdkd_tf.training.strategy import make_strategy, worker_role
+from fdkd_tf.training.strategy import PEER_ERRORS, cluster_error, make_strategy, worker_role
 from fdkd_tf.training.teacher_cache import cached_pipelines
 
 def evaluate_accuracy(model: keras.Model, dataset: tf.data.Dataset, input_key: str) -> float:
@@ -159,16 +159,19 @@ def fit_stage(
     checkpoint = StageCheckpoint(checkpoint_dir, monitors, epochs, state)
     # StopOnInterrupt after the checkpoint: an epoch that ended is saved before a Ctrl-C stops the run.
     callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch"), StopOnInterrupt()]
-    for epoch in range(initial_epoch, epochs):
-        distiller.fit(
-            pipelines["train"](epoch),
-            validation_data=pipelines["val"],
-            epochs=epoch + 1,
-            initial_epoch=epoch,
-            callbacks=callbacks,
-            shuffle=False,  # the epoch's pipeline is already in its order
-            verbose=verbose,
-        )
+    try:
+        for epoch in range(initial_epoch, epochs):
+            distiller.fit(
+                pipelines["train"](epoch),
+                validation_data=pipelines["val"],
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                callbacks=callbacks,
+                shuffle=False,  # the epoch's pipeline is already in its order
+                verbose=verbose,
+            )
+    except PEER_ERRORS as error:  # multi-worker: a peer died; its collectives fail within seconds
+        raise cluster_error(error, stage) from None
     return checkpoint.state
 
 

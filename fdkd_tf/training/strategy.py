@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
@@ -31,6 +33,25 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
             communication_options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_S)
         )
     return tf.distribute.get_strategy()
+
+
+class ClusterError(RuntimeError):
+    """A multi-worker run lost a peer: one line naming the tasks and how to go on."""
+
+
+#: TensorFlow errors a collective raises when a peer dies or stops answering
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+
+
+def cluster_error(error: tf.errors.OpError, stage: str) -> ClusterError:
+    """``error`` of a collective, as one line: the unhealthy tasks and the resume."""
+    message = error.message.split("unhealthy", 1)[-1]  # the tasks TensorFlow found dead, when it says
+    tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", message)))
+    who = f"unhealthy tasks: {', '.join(tasks)}" if tasks else type(error).__name__
+    return ClusterError(
+        f"a worker of the cluster stopped during stage {stage!r} ({who}); the chief's last checkpoint is intact: "
+        "restart every worker with the same command to resume"
+    )
 
 
 def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:

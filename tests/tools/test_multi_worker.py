@@ -61,3 +61,34 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(repo_root, tmp_
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, tmp_path / "one"))
     assert ma["student"]["best_epoch"] == mb["student"]["best_epoch"]
     assert abs(ma["student"]["test_accuracy"] - mb["student"]["test_accuracy"]) < 1e-9
+
+
+def test_a_worker_that_dies_stops_the_others_with_one_line(repo_root, tmp_path):
+    import signal
+    import time
+
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    long_run = [arg.replace("teacher.epochs=1", "teacher.epochs=500") for arg in ARGS]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, os.path.join(repo_root, "tools", "train.py"), *long_run, "--strategy", "multi_worker",
+             "--output-dir", str(tmp_path / "run")],
+            cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})),
+        )
+        for index in range(2)
+    ]
+    state = tmp_path / "run" / "checkpoints" / "teacher_fac" / "state.json"
+    deadline = time.time() + 300
+    while not state.exists() and time.time() < deadline and workers[0].poll() is None:
+        time.sleep(0.2)
+    assert state.exists(), "the chief never committed an epoch"
+    workers[1].send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    _, err = workers[0].communicate(timeout=400)
+    assert time.time() - killed_at < 120  # TensorFlow's heartbeats find the dead peer in seconds
+    assert workers[0].returncode == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: a worker of the cluster stopped during stage 'teacher_fac'") and "task:1" in line
+    workers[1].wait(timeout=60)

@@ -82,14 +82,18 @@ class PreparationReport:
         the other keys describe the prepared directory as it now is.
         """
         path = os.path.join(out_dir, REPORT_FILE)
-        try:
-            previous = read_json(path) or {}
-        except ValueError:  # an unreadable report is replaced
-            previous = {}
-        runs = previous.get("runs", []) if isinstance(previous, dict) else []
-        runs = runs + [{"prepared": self.prepared, "already_done": self.already_done, "failed": len(self.failed)}]
+        runs = previous_runs(path) + [{"prepared": self.prepared, "already_done": self.already_done, "failed": len(self.failed)}]
         payload = dataclasses.asdict(self) | {"num_failed": len(self.failed), "runs": runs} | extra
         write_json(path, payload)
+
+
+def previous_runs(path: str) -> list:
+    """The ``runs`` list of an existing report (empty when there is none or it is unreadable)."""
+    try:
+        previous = read_json(path)
+    except (ValueError, OSError):
+        return []
+    return list(previous.get("runs", [])) if isinstance(previous, dict) else []
 
 
 def progress_bar(items: Iterable, description: str, unit: str, enabled: bool, total: Optional[int] = None):

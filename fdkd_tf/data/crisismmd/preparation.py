@@ -28,7 +28,7 @@ from fdkd_tf.data.crisismmd.layout import (
 )
 from fdkd_tf.data.crisismmd.release import locate_release
 from fdkd_tf.data.images import decode_rgb, has_image_signature
-from fdkd_tf.data.preparation import REPORT_FILE, PreparationReport, run_jobs
+from fdkd_tf.data.preparation import REPORT_FILE, PreparationReport, previous_runs, run_jobs
 from fdkd_tf.files import atomic_path, write_json, write_text
 
 JPEG_QUALITY = 95
@@ -154,5 +154,6 @@ def prepare_crisismmd(
         os.path.join(out, UNREADABLE_FILE),
         "".join(f"{image}\t{reason}\n" for image, reason in report["unreadable_images"].items()),
     )
+    report["runs"] = previous_runs(os.path.join(out, REPORT_FILE)) + [dict(report["images"], failed=len(unreadable))]
     write_json(os.path.join(out, REPORT_FILE), report)
     return report

@@ -9,7 +9,8 @@ Layout (see docs/architecture.md)::
     DIR/config.yaml            fully resolved config
     DIR/metrics.json           teacher/student accuracies, best epochs, method, seed
     DIR/student.keras          the student (best on validation), loads with `import fdkd_tf`
-    DIR/checkpoints/<stage>/   last.weights.h5 + state.json (resume), best*.weights.h5
+    DIR/checkpoints/<stage>/   state.json (the commit) + last.e<epoch>.weights.h5 (resume), best*.weights.h5
+    DIR/.lock                  held by the running process (RunLock)
     DIR/logs/<stage>/          TensorBoard
     DIR/cache/{inputs,teacher}/<split>/   disk caches (fdkd_tf.data.sample_store)
 

@@ -22,7 +22,7 @@ teacher's, and ``teacher_acc`` (``val_teacher_acc``) the co-trained teacher's
 accuracy. Checkpoint selection, as for every method, uses the student's own head
 (``val_acc``); ``metrics.json``'s ``teacher`` entry is the stage-1 teacher, before
 mutual learning. The co-trained teacher's weights are saved only inside the
-distiller's ``last.weights.h5``.
+distiller's ``last.e<epoch>.weights.h5``.
 """
 
 from __future__ import annotations

@@ -135,9 +135,9 @@ def fit_stage(
     """Compiles and trains ``distiller`` for ``epochs``, resuming a killed stage.
 
     Each epoch trains on its own pipeline, whose order and augmentation are a
-    function of (seed, epoch) alone (`DatasetBundle.fresh`), and the weights hold
-    the layers' random state: a stage resumed after a kill sees the batches and
-    draws the dropout masks of the uninterrupted run. ``pipelines``
+    function of (seed, epoch) alone (`DatasetBundle.fresh`), and each checkpoint
+    holds the layers' random-generator states: a stage resumed after a kill sees
+    the batches and draws the dropout masks of the uninterrupted run. ``pipelines``
     (``{"train": epoch -> dataset, "val": dataset}``) replaces the bundle's, e.g.
     with cached teacher outputs (`fdkd_tf.training.teacher_cache`).
 

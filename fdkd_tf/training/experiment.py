@@ -48,7 +48,7 @@ from fdkd_tf.files import RunDirectory, RunLock, atomic_path, read_json, write_j
 from fdkd_tf.training.compilation import compile_distiller
 from fdkd_tf.training.interruption import StopOnInterrupt
 from fdkd_tf.training.precision import float32_copy, precision_policy
-from fdkd_tf.training.seeding import set_seed
+from fdkd_tf.training.seeding import seed_stage, set_seed
 from fdkd_tf.training.stages import build_distillation, build_teacher, model_spec, teacher_checkpoint, teacher_keys
 from fdkd_tf.training.strategy import PEER_ERRORS, cluster_error, make_strategy, worker_role
 from fdkd_tf.training.teacher_cache import cached_pipelines
@@ -294,9 +294,11 @@ def _run_locked(config: ExperimentConfig, run_dir: RunDirectory, distribution, v
     with distribution.scope(), precision_policy(config.train.precision):
         teachers, teacher_metrics = {}, {}
         for input_key in teacher_keys(config):
+            seed_stage(config.experiment.seed, f"teacher_{bundle.modalities[input_key]}", config.experiment.deterministic)
             teachers[input_key], teacher_metrics[bundle.modalities[input_key]] = train_teacher(
                 config, bundle, run_dir, input_key, teacher_checkpoint(config, input_key), verbose
             )
+        seed_stage(config.experiment.seed, "distill", config.experiment.deterministic)
         distiller, directions, builders = build_distillation(config, bundle, teachers)
         pipelines, cache_plan = cached_pipelines(
             distiller, bundle, config.data, config.distill.teacher_cache, run_dir.path("cache", "teacher"), log

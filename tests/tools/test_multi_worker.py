@@ -15,7 +15,7 @@ import numpy as np
 
 # No batch normalisation: its statistics are per worker (each sees half the global
 # batch), so only BN-free models can match one process exactly.
-ARGS = ["--config", "configs/mfeat.yaml", "--set", "data.teacher=fac", "--set", "teacher.epochs=1", "--set", "train.epochs=2",
+ARGS = ["--config", "configs/mfeat.yaml", "--set", "data.teacher=fac", "--set", "teacher.epochs=2", "--set", "train.epochs=2",
         "--set", "model.teacher.arch=mlp", "--set", "model.teacher.hidden_units=[32]",
         "--set", "model.student.hidden_units=[16]", "--verbose", "0"]
 

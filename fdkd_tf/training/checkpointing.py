@@ -93,11 +93,18 @@ def _notice(message: str) -> None:
     print(f"notice: {message}", file=sys.stderr, flush=True)
 
 
-def remove_temporaries(directory: str) -> list[str]:
-    """Removes the temporary files an interrupted `fdkd_tf.files.atomic_path` left in ``directory``."""
-    leftovers = glob.glob(os.path.join(directory, ".tmp-*"))
+def remove_temporaries(directory: str, recursive: bool = False) -> list[str]:
+    """Removes the temporary files an interrupted `fdkd_tf.files.atomic_path` left in
+    ``directory`` (and below it with ``recursive``: checkpoints, caches, exports)."""
+    folders = [base for base, _, _ in os.walk(directory)] if recursive else [directory]
+    leftovers = [path for folder in folders for path in glob.glob(os.path.join(folder, ".tmp-*"))]
     for path in leftovers:
-        os.remove(path)
+        if os.path.isdir(path):
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
     return leftovers
 
 

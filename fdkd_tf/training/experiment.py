@@ -285,7 +285,7 @@ def _run_locked(config: ExperimentConfig, run_dir: RunDirectory, distribution, v
         metrics = read_json(run_dir.metrics)
         log(f"{run_dir.root} is a finished run (metrics.json); nothing to train")
         return metrics
-    remove_temporaries(run_dir.root)
+    remove_temporaries(run_dir.root, recursive=True)  # what a killed run left half-written
     set_seed(config.experiment.seed, config.experiment.deterministic)
     started = time.time()
     bundle = build_datasets(config.data, seed=config.experiment.seed, deterministic=config.experiment.deterministic)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from fdkd_tf.cli import export as export_cli
@@ -190,3 +191,45 @@ def test_an_unwritable_prepare_output_is_one_line(tmp_path, capsys, monkeypatch)
     assert prepare_ave_cli.main(["--src", str(raw), "--out", str(tmp_path / "ro"), "--no-progress"]) == 2
     line = _one_error_line(capsys)
     assert "Read-only file system" in line and str(tmp_path / "ro") in line
+
+
+def _every_tool_case(tool, tmp_path):
+    """Arguments that give ``tool`` a bad file: a non-UTF-8 config, a run directory that
+    is a file, a release directory that is missing, or an output path under a file."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("experiment:\n  name: caf\xe9\n".encode("latin-1"))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    return {
+        "train": ["--config", str(latin1)],
+        "tune": ["--config", str(latin1), "--output-dir", str(tmp_path / "tune")],
+        "benchmark": ["--config", str(latin1), "--output", str(tmp_path / "bench")],
+        "analyze": ["similarity", "--run-dir", str(a_file)],
+        "export": ["--run-dir", str(a_file)],
+        "prepare_ave": ["--src", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        "prepare_cremad": ["--src", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        "prepare_vggsound": ["--src", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        "prepare_crisismmd": ["--src", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        "prepare_nyudv2": ["--src", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        "prepare_spoken_digits": ["--out", str(a_file / "sub")],
+    }[tool], {"train": "latin1.yaml", "tune": "latin1.yaml", "benchmark": "latin1.yaml", "analyze": "a_file",
+              "export": "a_file", "prepare_spoken_digits": "a_file"}.get(tool, "missing")
+
+
+@pytest.mark.parametrize("tool", ["train", "tune", "benchmark", "analyze", "export", "prepare_ave", "prepare_cremad",
+                                  "prepare_vggsound", "prepare_crisismmd", "prepare_nyudv2", "prepare_spoken_digits"])
+def test_every_tool_ends_a_bad_file_with_one_line(tool, tmp_path, capsys, monkeypatch):
+    import importlib
+
+    from fdkd_tf.data import spoken_digits
+
+    monkeypatch.setattr(spoken_digits.shutil, "which", lambda name: "/usr/bin/espeak-ng")  # reach the write
+    monkeypatch.setattr(spoken_digits, "make_clips", lambda per_split, seed: {"waveform": np.zeros((1, 16000), "float32"),
+                                                                               "label": np.zeros(1, int), "split": np.zeros(1, int)})
+    args, named = _every_tool_case(tool, tmp_path)
+    before = _checksums(tmp_path)
+    main = importlib.import_module(f"fdkd_tf.cli.{tool}").main
+    assert main(args) != 0
+    line = _one_error_line(capsys)
+    assert named in line
+    assert _checksums(tmp_path) == before

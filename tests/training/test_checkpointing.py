@@ -108,7 +108,7 @@ def test_a_kill_inside_the_checkpoint_write_resumes_to_the_uninterrupted_run(
     experiment.run_experiment(_config(repo_root), run_dir)
     _assert_same_run(run_dir, reference)
     left = os.listdir(os.path.join(run_dir, "checkpoints", "distill"))
-    assert not [name for name in left if name.startswith(".tmp-")]
+    assert not [name for _, _, names in os.walk(run_dir) for name in names if name.startswith(".tmp-")]
     assert sorted(n for n in left if n.startswith("last.")) == ["last.e0002.weights.h5", "last.e0003.weights.h5"]
 
 
@@ -147,11 +147,16 @@ def test_a_truncated_checkpoint_is_set_aside_and_the_previous_one_used(repo_root
     last = os.path.join(stage, "last.e0002.weights.h5")
     with open(last, "r+b") as handle:  # a disk that lost the end of the file
         handle.truncate(os.path.getsize(last) // 3)
+    strays = [os.path.join(stage, ".tmp-abc.weights.h5"), os.path.join(run_dir, "logs", ".tmp-def.json")]
+    for stray in strays:  # what a SIGKILL inside atomic_path leaves
+        with open(stray, "wb") as handle:
+            handle.write(b"half")
     capsys.readouterr()
     experiment.run_experiment(_config(repo_root), run_dir)
     notice = capsys.readouterr().err
     assert "last.e0002.weights.h5 cannot be loaded" in notice and "set aside as last.e0002.weights.h5.corrupt" in notice
     assert os.path.exists(last + ".corrupt")
+    assert not any(os.path.exists(stray) for stray in strays)
     _assert_same_run(run_dir, reference)  # epoch 2 retrained from epoch 1, exactly
 
 

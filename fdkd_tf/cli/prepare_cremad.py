@@ -9,33 +9,15 @@ finished clips. Then train with ``--set data.root=DATA_DIR``.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
+from fdkd_tf.cli.clip_preparation import clip_parser, finish
 from fdkd_tf.cli.errors import guarded
 
 
 @guarded
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", required=True, help="the CREMA-D release (AudioWAV/, VideoFlash/)")
-    parser.add_argument("--out", required=True, help="prepared data directory (data.root)")
+    parser = clip_parser(__doc__, "the CREMA-D release (AudioWAV/, VideoFlash/)", "malformed split rows: stop (default) or skip and report")
     parser.add_argument("--splits", default=None, help="directory of train.csv and test.csv (default: --src)")
-    parser.add_argument("--on-bad-line", choices=("error", "skip"), default="error", help="malformed split rows: stop (default) or skip and report")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    from fdkd_tf.data.errors import DataFormatError
     from fdkd_tf.data.cremad import prepare_cremad
 
-    try:
-        report = prepare_cremad(args.src, args.out, splits_dir=args.splits, on_bad=args.on_bad_line, progress=not args.no_progress)
-    except DataFormatError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(report.summary())
-    problem = report.nothing_prepared()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    return 0
-
+    return finish(lambda: prepare_cremad(args.src, args.out, splits_dir=args.splits, on_bad=args.on_bad_line, progress=not args.no_progress))

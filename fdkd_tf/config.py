@@ -92,16 +92,21 @@ class ModelSpec:
     """Architecture of the network for one modality.
 
     ``resnet18`` is the keras-hub ResNet-18 (basic blocks) whose feature is 512-d;
-    ``small_cnn`` and ``mlp`` take their feature size from ``feature_dim``.
+    ``small_cnn`` and ``mlp`` take their feature size from ``feature_dim``. ``saved``
+    is a Keras classifier of one's own, loaded from the ``.keras`` file ``path`` and
+    wrapped with `fdkd_tf.models.wrap_classifier` at ``feature_layer``; a saved
+    teacher is not trained again (stage 1 only evaluates it).
     """
 
-    arch: Literal["resnet18", "small_cnn", "mlp", "bert", "mobilenet_v2", "deeplabv3plus"] = "mlp"
+    arch: Literal["resnet18", "small_cnn", "mlp", "bert", "mobilenet_v2", "deeplabv3plus", "saved"] = "mlp"
     feature_dim: int = field(default=128, metadata=_check(_positive, "a positive integer"))
     hidden_units: list[int] = field(default_factory=lambda: [256])  # mlp only
     filters: list[int] = field(default_factory=lambda: [32, 64])  # small_cnn only
     dropout: float = field(default=0.0, metadata=_check(_in_unit_interval, "in [0, 1)"))
     preset: Optional[str] = None  # local keras-hub preset directory (pretrained weights); never downloaded
     size: str = "base"  # architecture size where an arch has several (e.g. bert: base | tiny)
+    path: Optional[str] = None  # arch saved: the .keras file of one's own classifier (logits out)
+    feature_layer: Optional[str] = None  # arch saved: the layer whose output is the feature
 
 
 @dataclass

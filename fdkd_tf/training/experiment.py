@@ -203,13 +203,15 @@ def train_teacher(
     """Stage 1 for the modality read from ``input_key``: a trained, frozen teacher.
 
     Loads ``checkpoint`` (a ``.weights.h5`` of the same architecture) when given;
-    otherwise trains with cross-entropy and keeps the best epoch on validation.
+    uses the user's saved classifier as it is (``arch: saved``); otherwise trains
+    with cross-entropy and keeps the best epoch on validation.
     """
     modality = bundle.modalities[input_key]
     teacher = build_teacher(config, bundle, input_key)
     spec = model_spec(config, input_key)
     best = None
-    if checkpoint:
+    saved = spec.arch == "saved"  # the user's trained teacher (model.*.arch: saved): evaluated, not trained again
+    if checkpoint and not saved:
         key = "teacher.checkpoint" if input_key == "teacher" else "teacher.reverse_checkpoint"
         if not os.path.exists(checkpoint):
             raise FileNotFoundError(f"config key '{key}': teacher weights not found at {checkpoint}")
@@ -221,7 +223,7 @@ def train_teacher(
                 f"for modality {modality!r}: {load_error_summary(error)}; pass weights saved from "
                 f"this architecture (model.{'teacher' if input_key == 'teacher' else 'student'}.*)"
             ) from None
-    else:
+    elif not saved:
         stage = f"teacher_{modality}"
         trainer = NoDistillation(
             [Direction(modality, input_key, teacher)], bundle.num_classes,

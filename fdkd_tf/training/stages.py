@@ -15,6 +15,8 @@ another.
 
 from __future__ import annotations
 
+import os
+
 import functools
 from typing import Callable, Optional
 
@@ -44,9 +46,39 @@ def model_spec(config: ExperimentConfig, input_key: str):
     return config.model.teacher if input_key == "teacher" else config.model.student
 
 
+def load_saved(config: ExperimentConfig, input_key: str, role: str) -> keras.Model:
+    """``model.<side>.arch: saved``: the user's ``.keras`` classifier, wrapped at its feature layer.
+
+    Raises:
+        ConfigError: naming ``model.<side>.path`` / ``feature_layer`` when missing,
+            not a ``.keras`` file, unreadable, or without that layer.
+    """
+    from fdkd_tf.config import ConfigError
+    from fdkd_tf.models.wrapping import wrap_classifier
+
+    side = "teacher" if input_key == "teacher" else "student"
+    spec = model_spec(config, input_key)
+    if not spec.path or not spec.feature_layer:
+        raise ConfigError(f"config key 'model.{side}.arch' is 'saved': set model.{side}.path (a .keras file) and model.{side}.feature_layer")
+    if not spec.path.endswith(".keras") or not os.path.isfile(spec.path):
+        what = "not found" if not os.path.exists(spec.path) else "not a .keras file (a SavedModel directory is not supported yet; save the model with model.save('x.keras'))"
+        raise ConfigError(f"config key 'model.{side}.path': {spec.path} is {what}")
+    try:
+        model = keras.saving.load_model(spec.path, compile=False)
+    except Exception as error:  # noqa: BLE001 - a truncated or foreign file raises many kinds
+        raise ConfigError(f"config key 'model.{side}.path': cannot load {spec.path} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+    try:
+        return wrap_classifier(model, spec.feature_layer, name=f"{role}_{side}_saved")
+    except ValueError as error:
+        raise ConfigError(f"config key 'model.{side}.feature_layer': {error}") from None
+
+
 def build_teacher(config: ExperimentConfig, bundle: DatasetBundle, input_key: str) -> keras.Model:
-    """The untrained teacher network of the modality read from ``input_key``."""
+    """The untrained teacher network of the modality read from ``input_key`` (or the
+    user's saved one, ``arch: saved``)."""
     modality = bundle.modalities[input_key]
+    if model_spec(config, input_key).arch == "saved":
+        return load_saved(config, input_key, "teacher")
     return build_classifier(model_spec(config, input_key), bundle.input_shapes[input_key], bundle.num_classes, name=f"teacher_{modality}")
 
 
@@ -68,10 +100,13 @@ def build_distillation(
     directions, builders = [], []
     for student_key in ("student", "teacher") if config.distill.direction == "both" else ("student",):
         modality = bundle.modalities[student_key]
-        builders.append(functools.partial(
-            build_classifier, model_spec(config, student_key), bundle.input_shapes[student_key],
-            bundle.num_classes, name=f"student_{modality}",
-        ))
+        if model_spec(config, student_key).arch == "saved":  # the user's own (untrained) architecture
+            builders.append(functools.partial(load_saved, config, student_key, "student"))
+        else:
+            builders.append(functools.partial(
+                build_classifier, model_spec(config, student_key), bundle.input_shapes[student_key],
+                bundle.num_classes, name=f"student_{modality}",
+            ))
         teacher_key = OTHER[student_key]
         directions.append(Direction(modality, student_key, builders[-1](), teacher_key, teachers.get(teacher_key)))
     distiller = build_distiller(config.distill, directions, bundle.num_classes, ignore_label=config.data.ignore_label)

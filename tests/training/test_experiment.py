@@ -101,3 +101,28 @@ def test_teacher_checkpoint_is_loaded_not_retrained(repo_root, tmp_path):
         experiment.run_experiment(
             _config(repo_root, "train.epochs=1", "teacher.checkpoint=missing.weights.h5"), str(tmp_path / "c")
         )
+
+
+def test_a_saved_teacher_from_anywhere_is_used_as_it_is(repo_root, tmp_path):
+    """model.teacher.arch: saved — a plain Keras classifier trained outside the project:
+    stage 1 only evaluates it, and its reported accuracy is keras' evaluate on the split."""
+    config = _config(repo_root, "train.epochs=1", "data.teacher=fac")
+    bundle = experiment.build_datasets(config.data, seed=0)
+    keras.utils.set_random_seed(0)
+    mine = keras.Sequential([keras.Input((216,)), keras.layers.Dense(32, activation="relu", name="penultimate"), keras.layers.Dense(10)])
+    mine.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    only_teacher = lambda dataset: dataset.map(lambda x, y: (x["teacher"], y))  # noqa: E731
+    mine.fit(only_teacher(bundle.train), epochs=3, verbose=0)
+    mine.save(tmp_path / "teacher.keras")
+    saved = _config(repo_root, "train.epochs=1", "data.teacher=fac", "model.teacher.arch=saved",
+                    f"model.teacher.path={tmp_path / 'teacher.keras'}", "model.teacher.feature_layer=penultimate")
+    metrics = experiment.run_experiment(saved, str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "checkpoints" / "teacher_fac").exists()  # stage 1 did not train
+    for split in ("val", "test"):
+        _, accuracy = mine.evaluate(only_teacher(bundle.split(split)), verbose=0)
+        assert metrics["teacher"][f"{split}_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert metrics["teacher"]["best_epoch"] is None
+    missing = _config(repo_root, "model.teacher.arch=saved", "model.teacher.feature_layer=penultimate")
+    with pytest.raises(experiment.ConfigError, match=r"model\.teacher\.path"):
+        experiment.run_experiment(missing, str(tmp_path / "bad"))

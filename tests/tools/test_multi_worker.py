@@ -57,7 +57,9 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(repo_root, tmp_
     assert single.returncode == 0, single.stderr[-3000:]
     a = keras.saving.load_model(run_dir / "student.keras").get_weights()
     b = keras.saving.load_model(tmp_path / "one" / "student.keras").get_weights()
-    assert max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) < 1e-5
+    difference = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+    print(f"two workers vs one process: max student weight difference {difference:.2e}")  # docs/reliability.md (pytest -s)
+    assert difference < 1e-5
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, tmp_path / "one"))
     assert ma["student"]["best_epoch"] == mb["student"]["best_epoch"]
     assert abs(ma["student"]["test_accuracy"] - mb["student"]["test_accuracy"]) < 1e-9
@@ -87,7 +89,9 @@ def test_a_worker_that_dies_stops_the_others_with_one_line(repo_root, tmp_path):
     workers[1].send_signal(signal.SIGKILL)
     killed_at = time.time()
     _, err = workers[0].communicate(timeout=400)
-    assert time.time() - killed_at < 120  # TensorFlow's heartbeats find the dead peer in seconds
+    stopped_after = time.time() - killed_at
+    print(f"the surviving worker stopped {stopped_after:.1f} s after the kill")  # docs/reliability.md (pytest -s)
+    assert stopped_after < 120  # TensorFlow's heartbeats find the dead peer in seconds
     assert workers[0].returncode == 2 and "Traceback" not in err
     line = err.strip().splitlines()[-1]
     assert line.startswith("error: a worker of the cluster stopped during stage 'teacher_fac'") and "task:1" in line

@@ -208,3 +208,18 @@ def test_a_finished_run_says_so_and_returns_its_metrics(repo_root, reference, ca
     again = experiment.run_experiment(_config(repo_root, "train.verbose=2"), run_dir)
     assert again == json.loads(json.dumps(metrics))
     assert "is a finished run" in capsys.readouterr().out
+
+
+def test_a_kill_inside_the_checkpoint_write_resumes_exactly_in_mixed_precision(repo_root, tmp_path, monkeypatch):
+    """The commit and the restored random state hold under mixed_bfloat16 too (float32
+    variables, bfloat16 compute): the resumed run equals the uninterrupted one exactly."""
+    extra = ("train.precision=mixed_bfloat16",)
+    reference_dir = str(tmp_path / "reference")
+    reference_metrics = experiment.run_experiment(_config(repo_root, *extra), reference_dir)
+    run_dir = str(tmp_path / "run")
+    _kill_in_commit(monkeypatch, "distill", 2, after_state=False)
+    with pytest.raises(Killed):
+        experiment.run_experiment(_config(repo_root, *extra), run_dir)
+    monkeypatch.undo()
+    experiment.run_experiment(_config(repo_root, *extra), run_dir)
+    _assert_same_run(run_dir, (reference_dir, reference_metrics))

@@ -82,6 +82,10 @@ class DataConfig:
     vocabulary: Optional[str] = None  # tokenizer vocabulary file (text datasets)
     max_length: int = field(default=128, metadata=_check(_positive, "a positive integer"))  # text tokens
     ignore_label: int = 255  # segmentation pixels to ignore
+    # --- data.name: manifest (your own paired files; fdkd_tf.data.manifest) ---
+    manifest: Optional[str] = None  # the CSV: split,label,<one column per modality>
+    teacher_kind: Optional[Literal["audio", "image", "npy", "text", "video"]] = None  # None = from the extension
+    student_kind: Optional[Literal["audio", "image", "npy", "text", "video"]] = None
     # Deterministic views (eval views, the reference spectrogram) computed once:
     # auto | memory | disk | off (fdkd_tf.data.caching).
     cache: Literal["auto", "memory", "disk", "off"] = "auto"

@@ -30,7 +30,7 @@ from fdkd_tf.distillers.nkd import NormalizedDistillation
 from fdkd_tf.distillers.none import NoDistillation
 from fdkd_tf.distillers.ofd import OverhaulDistillation
 from fdkd_tf.distillers.pkd import PearsonDistillation
-from fdkd_tf.models.wrapping import wrap_classifier
+from fdkd_tf.models.wrapping import wrap_classifier, wrap_saved_model
 from fdkd_tf.training import schedules  # noqa: F401  (registration)
 
 __version__ = "0.1.0"
@@ -79,4 +79,5 @@ __all__ = [
     "load_config",
     "run_experiment",
     "wrap_classifier",
+    "wrap_saved_model",
 ]

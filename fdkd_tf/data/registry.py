@@ -57,7 +57,8 @@ class DatasetInfo:
     Attributes:
         name: ``data.name``.
         builder: the pipeline builder.
-        modalities: the views ``data.teacher`` / ``data.student`` may name (empty: not declared).
+        modalities: the views ``data.teacher`` / ``data.student`` may name (empty: named
+            by the data themselves, as the manifest's CSV columns).
         audio_frontend: how its audio view is computed, or None without one; export
             puts this front end in front of an audio student (``--with-preprocessing``).
         fixture: writes a miniature prepared dataset into a directory and returns the

@@ -8,7 +8,7 @@ from fdkd_tf.models.mlp import mlp_features
 from fdkd_tf.models.mobilenet import MOBILENET_V2_FEATURE_DIM, mobilenet_v2_features
 from fdkd_tf.models.resnet import RESNET18_FEATURE_DIM, resnet18_features, resnet18_trunk
 from fdkd_tf.models.small_cnn import small_cnn_features
-from fdkd_tf.models.wrapping import wrap_classifier
+from fdkd_tf.models.wrapping import wrap_classifier, wrap_saved_model
 
 __all__ = [
     "FEATURE_BUILDERS",
@@ -26,5 +26,6 @@ __all__ = [
     "resnet18_trunk",
     "small_cnn_features",
     "wrap_classifier",
+    "wrap_saved_model",
     "xavier_normal",
 ]

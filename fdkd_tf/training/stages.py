@@ -46,29 +46,49 @@ def model_spec(config: ExperimentConfig, input_key: str):
     return config.model.teacher if input_key == "teacher" else config.model.student
 
 
-def load_saved(config: ExperimentConfig, input_key: str, role: str) -> keras.Model:
-    """``model.<side>.arch: saved``: the user's ``.keras`` classifier, wrapped at its feature layer.
+def load_saved(config: ExperimentConfig, input_key: str, role: str, input_shape=None) -> keras.Model:
+    """``model.<side>.arch: saved``: the user's classifier, wrapped at its feature layer.
+
+    ``model.<side>.path`` is a ``.keras`` file (any Keras classifier, logits out) or,
+    for a teacher, a SavedModel directory whose signature returns the features under
+    ``feature_layer`` beside the logits (`fdkd_tf.models.wrapping.wrap_saved_model`).
 
     Raises:
         ConfigError: naming ``model.<side>.path`` / ``feature_layer`` when missing,
-            not a ``.keras`` file, unreadable, or without that layer.
+            neither a ``.keras`` file nor a SavedModel directory, unreadable, or
+            without that layer (output).
     """
     from fdkd_tf.config import ConfigError
-    from fdkd_tf.models.wrapping import wrap_classifier
+    from fdkd_tf.models.wrapping import wrap_classifier, wrap_saved_model
 
     side = "teacher" if input_key == "teacher" else "student"
     spec = model_spec(config, input_key)
     if not spec.path or not spec.feature_layer:
-        raise ConfigError(f"config key 'model.{side}.arch' is 'saved': set model.{side}.path (a .keras file) and model.{side}.feature_layer")
-    if not spec.path.endswith(".keras") or not os.path.isfile(spec.path):
-        what = "not found" if not os.path.exists(spec.path) else "not a .keras file (a SavedModel directory is not supported yet; save the model with model.save('x.keras'))"
+        raise ConfigError(
+            f"config key 'model.{side}.arch' is 'saved': set model.{side}.path (a .keras file or SavedModel "
+            f"directory) and model.{side}.feature_layer"
+        )
+    is_saved_model = os.path.isfile(os.path.join(spec.path, "saved_model.pb"))
+    if is_saved_model and role == "student":
+        raise ConfigError(
+            f"config key 'model.{side}.path': {spec.path} is a SavedModel, an inference graph that cannot be "
+            "trained; give the student architecture as a .keras file (model.save('student.keras'))"
+        )
+    if not is_saved_model and (not spec.path.endswith(".keras") or not os.path.isfile(spec.path)):
+        what = "not found" if not os.path.exists(spec.path) else "neither a .keras file nor a SavedModel directory (saved_model.pb)"
         raise ConfigError(f"config key 'model.{side}.path': {spec.path} is {what}")
     try:
+        if is_saved_model:
+            return wrap_saved_model(spec.path, spec.feature_layer, input_shape, name=f"{role}_{side}_saved")
         model = keras.saving.load_model(spec.path, compile=False)
+    except ValueError as error:
+        if str(error).startswith("wrap_saved_model"):
+            raise ConfigError(f"config key 'model.{side}.feature_layer': {error}") from None
+        raise ConfigError(f"config key 'model.{side}.path': cannot load {spec.path} ({str(error).splitlines()[0]})") from None
     except Exception as error:  # noqa: BLE001 - a truncated or foreign file raises many kinds
         raise ConfigError(f"config key 'model.{side}.path': cannot load {spec.path} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
     try:
-        return wrap_classifier(model, spec.feature_layer, name=f"{role}_{side}_saved")
+        return wrap_classifier(model, spec.feature_layer, name=f"{role}_{side}_saved", input_shape=input_shape)
     except ValueError as error:
         raise ConfigError(f"config key 'model.{side}.feature_layer': {error}") from None
 
@@ -78,7 +98,7 @@ def build_teacher(config: ExperimentConfig, bundle: DatasetBundle, input_key: st
     user's saved one, ``arch: saved``)."""
     modality = bundle.modalities[input_key]
     if model_spec(config, input_key).arch == "saved":
-        return load_saved(config, input_key, "teacher")
+        return load_saved(config, input_key, "teacher", bundle.input_shapes[input_key])
     return build_classifier(model_spec(config, input_key), bundle.input_shapes[input_key], bundle.num_classes, name=f"teacher_{modality}")
 
 
@@ -101,7 +121,7 @@ def build_distillation(
     for student_key in ("student", "teacher") if config.distill.direction == "both" else ("student",):
         modality = bundle.modalities[student_key]
         if model_spec(config, student_key).arch == "saved":  # the user's own (untrained) architecture
-            builders.append(functools.partial(load_saved, config, student_key, "student"))
+            builders.append(functools.partial(load_saved, config, student_key, "student", bundle.input_shapes[student_key]))
         else:
             builders.append(functools.partial(
                 build_classifier, model_spec(config, student_key), bundle.input_shapes[student_key],

@@ -63,17 +63,61 @@ def test_a_keras_hub_backbone_with_a_head():
 def test_an_unknown_layer_names_it_and_lists_the_candidates():
     with pytest.raises(ValueError, match=r"no layer 'hiden' \(feature_layer\); its layers are: hidden, logits"):
         wrap_classifier(_sequential(), "hiden")
+    with pytest.raises(ValueError, match=r"no layer 'trunk' \(feature_layer\); its layers are: trunk_conv, head"):
+        wrap_classifier(UserNet(), "trunk", input_shape=(10, 2))
 
-    class Subclassed(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(2)
 
-        def call(self, x):
-            return self.dense(x)
+class UserNet(keras.Model):
+    """A user's subclassed classifier: conv trunk -> max pool -> dense head."""
 
-    with pytest.raises(ValueError, match="subclassed"):
-        wrap_classifier(Subclassed(), "dense")
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.trunk = keras.layers.Conv1D(4, 3, padding="same", activation="relu", name="trunk_conv")
+        self.head = keras.layers.Dense(3, name="head")
+
+    def call(self, x, training=None):
+        return self.head(keras.ops.max(self.trunk(x), axis=1))
+
+
+def test_a_subclassed_model_exposes_its_sub_layer_and_trains_in_place():
+    keras.utils.set_random_seed(4)
+    model = UserNet()
+    with pytest.raises(ValueError, match=r"has not been called; pass input_shape="):
+        wrap_classifier(model, "trunk_conv")
+    wrapped = wrap_classifier(model, "trunk_conv", input_shape=(10, 2))
+    x = np.random.default_rng(4).normal(size=(6, 10, 2)).astype("float32")
+    out = wrapped(x)
+    trunk = model.trunk(x).numpy()
+    np.testing.assert_allclose(out["features"], trunk.mean(axis=1), atol=1e-6)  # the (time, channels) map, averaged
+    np.testing.assert_allclose(out["logits"], model(x), atol=0)
+    np.testing.assert_allclose(wrap_classifier(model, "trunk_conv", dense=True)(x)["features"], trunk, atol=0)  # built: shape read
+    assert {id(v) for v in wrapped.weights} == {id(v) for v in model.weights}
+
+    teacher = wrap_classifier(_sequential(), "hidden")
+    teacher.trainable = False
+    distiller = fdkd_tf.FrequencyDecoupledDistillation(
+        [fdkd_tf.Direction("student", "student", wrapped, "teacher", teacher)], num_classes=3
+    )
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    rng = np.random.default_rng(5)
+    inputs = {"teacher": rng.normal(size=(16, 12)).astype("float32"), "student": rng.normal(size=(16, 10, 2)).astype("float32")}
+    before = [w.copy() for w in model.get_weights()]
+    distiller.fit(inputs, rng.integers(0, 3, 16).astype("int32"), batch_size=8, epochs=1, verbose=0)
+    assert all(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))  # trunk and head trained
+
+
+def test_replicas_of_a_subclassed_view_catch_their_own_features(mirrored_strategy):
+    """Under MirroredStrategy the replicas trace concurrently; each must read its own sub-layer output."""
+    import tensorflow as tf
+
+    with mirrored_strategy.scope():
+        model = UserNet()
+        wrapped = wrap_classifier(model, "trunk_conv", input_shape=(10, 2))
+    x = np.random.default_rng(6).normal(size=(8, 10, 2)).astype("float32")
+    dataset = mirrored_strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(x).batch(8))
+    features = mirrored_strategy.run(tf.function(lambda batch: wrapped(batch)["features"]), args=(next(iter(dataset)),))
+    per_replica = np.concatenate([t.numpy() for t in mirrored_strategy.experimental_local_results(features)])
+    np.testing.assert_allclose(per_replica, model.trunk(x).numpy().mean(axis=1), atol=1e-6)
 
 
 def test_distilling_a_wrapped_student_trains_and_saves_the_users_model(tmp_path):

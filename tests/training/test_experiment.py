@@ -123,6 +123,20 @@ def test_a_saved_teacher_from_anywhere_is_used_as_it_is(repo_root, tmp_path):
         _, accuracy = mine.evaluate(only_teacher(bundle.split(split)), verbose=0)
         assert metrics["teacher"][f"{split}_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     assert metrics["teacher"]["best_epoch"] is None
+
+    # The same teacher as a SavedModel directory whose signature returns the features beside the logits.
+    views = keras.Model(mine.inputs, {"features": mine.get_layer("penultimate").output, "logits": mine.outputs[0]})
+    views.export(str(tmp_path / "teacher_savedmodel"), verbose=False)
+    from_graph = _config(repo_root, "train.epochs=1", "data.teacher=fac", "model.teacher.arch=saved",
+                         f"model.teacher.path={tmp_path / 'teacher_savedmodel'}", "model.teacher.feature_layer=features")
+    graph_metrics = experiment.run_experiment(from_graph, str(tmp_path / "run_savedmodel"))
+    for split in ("val", "test"):
+        assert graph_metrics["teacher"][f"{split}_accuracy"] == pytest.approx(metrics["teacher"][f"{split}_accuracy"], abs=1e-6)
+    mine.export(str(tmp_path / "logits_only"), verbose=False)
+    logits_only = _config(repo_root, "train.epochs=1", "data.teacher=fac", "model.teacher.arch=saved",
+                          f"model.teacher.path={tmp_path / 'logits_only'}", "model.teacher.feature_layer=penultimate")
+    with pytest.raises(experiment.ConfigError, match=r"model\.teacher\.feature_layer.*has no output 'penultimate'.*its outputs are: output_0"):
+        experiment.run_experiment(logits_only, str(tmp_path / "bad_graph"))
     missing = _config(repo_root, "model.teacher.arch=saved", "model.teacher.feature_layer=penultimate")
     with pytest.raises(experiment.ConfigError, match=r"model\.teacher\.path"):
         experiment.run_experiment(missing, str(tmp_path / "bad"))

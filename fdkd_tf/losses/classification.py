@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from fdkd_tf.losses.reduction import per_sample_mean
+from fdkd_tf.losses.reduction import divide_no_nan, global_batch_size, global_sum, per_sample_mean
 
 
 def _bilinear_resize(images, size):
@@ -78,13 +78,19 @@ def resize_to_labels(logits, labels):
 
 
 def cross_entropy(labels, logits, ignore_label=None):
-    """Per-sample softmax cross-entropy of integer labels.
+    """Softmax cross-entropy of integer labels, one value per sample.
 
-    Dense logits ``(batch, h, w, classes)`` give one value per pixel, averaged per
-    sample; they are first resized to the label size (`resize_to_labels`) when
-    the two differ. Pixels (or samples) labelled ``ignore_label`` count neither
-    in the loss nor in the average: each sample's value is the mean over its
-    valid pixels (0 when it has none). Computed in float32.
+    Classification: each sample's loss. Dense logits ``(batch, h, w, classes)`` are
+    first resized to the label size (`resize_to_labels`: bilinear with half-pixel
+    centres, PyTorch's ``align_corners=False``, as DeepLabV3+ implementations
+    upsample) and give one loss per pixel. With ``ignore_label``, the loss is the
+    mean over every valid pixel (or sample) of the *global* batch, as
+    ``torch.nn.CrossEntropyLoss(ignore_index=...)`` computes on a whole batch: images
+    with more ignored pixels weigh less. It is returned per sample as each sample's
+    sum scaled by ``global batch size / global valid count`` (counts summed over the
+    replicas of a `tf.distribute` context, `global_sum`), so the batch mean of the
+    result is that pixel mean, exactly, on one device and on R replicas. 0 when no
+    pixel is valid. Computed in float32.
 
     Args:
         labels: ``(batch,)`` or ``(batch, H, W)`` integer class indices.
@@ -93,7 +99,7 @@ def cross_entropy(labels, logits, ignore_label=None):
             pixels, e.g. 255), or None to use every label.
 
     Returns:
-        ``(batch,)`` float32 losses.
+        ``(batch,)`` float32 values whose mean is the loss.
 
     Example:
         >>> import numpy as np
@@ -104,7 +110,7 @@ def cross_entropy(labels, logits, ignore_label=None):
     logits = resize_to_labels(ops.cast(logits, "float32"), labels)
     if ignore_label is None:
         losses = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        return per_sample_mean(losses) if len(losses.shape) > 1 else losses
+        return per_sample_mean(losses) if len(losses.shape) > 1 else losses  # equal pixel counts: the pixel mean
     labels = ops.cast(labels, "int32")
     valid = ops.not_equal(labels, ignore_label)
     safe_labels = ops.where(valid, labels, ops.zeros_like(labels))
@@ -112,5 +118,5 @@ def cross_entropy(labels, logits, ignore_label=None):
     losses = ops.where(valid, losses, ops.zeros_like(losses))
     batch = ops.shape(labels)[0]
     total = ops.sum(ops.reshape(losses, (batch, -1)), axis=-1)  # (batch,)
-    count = ops.sum(ops.reshape(ops.cast(valid, "float32"), (batch, -1)), axis=-1)
-    return total / ops.maximum(count, 1.0)
+    count = global_sum(ops.sum(ops.cast(valid, "float32")))
+    return divide_no_nan(total * global_batch_size(total), count)

@@ -1,4 +1,4 @@
-"""The ``pkd`` distiller: CE + 6 * (1 - Pearson) of projected pooled features."""
+"""The ``pkd`` distiller: CE + 6 * PKD (mmrazor per-channel standardisation) of projected pooled features."""
 
 import keras
 import numpy as np
@@ -18,7 +18,9 @@ def test_terms_match_numpy_and_sum_with_the_paper_weight():
     student_out = distiller.students[0](inputs["student"])
     projected = distiller.direction_modules[0]["projection"](student_out["features"]).numpy().astype(np.float64)
     teacher = distiller.teachers[0](inputs["teacher"])["features"].numpy().astype(np.float64)
-    expected_pkd = np.mean([1.0 - np.corrcoef(s, t)[0, 1] for s, t in zip(projected, teacher)])
+    # mmrazor PKDLoss.norm: per-channel over the batch, torch.std (n - 1) + 1e-6, then MSE / 2.
+    norm = lambda x: (x - x.mean(0)) / (x.std(0, ddof=1) + 1e-6)
+    expected_pkd = 0.5 * np.mean(np.sum((norm(projected) - norm(teacher)) ** 2, axis=1)) / projected.shape[1]
     probs = softmax(student_out["logits"].numpy().astype(np.float64), axis=1)
     expected_ce = -np.mean(np.log(probs[np.arange(8), labels.numpy()]))
     assert float(terms["pkd"]) == pytest.approx(expected_pkd, rel=1e-4)

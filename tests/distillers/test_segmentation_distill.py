@@ -88,13 +88,15 @@ def np_bilinear_resize(image, height, width):
 
 
 def np_cross_entropy(labels, logits, ignore):
+    """Per-sample shares of the batch's pixel-mean CE (PyTorch ``CrossEntropyLoss(ignore_index=...)``):
+    sample i's summed NLL over its valid pixels times B / (valid pixels in the batch)."""
     log_probs = np_log_softmax(logits.astype(np.float64))
-    values = []
+    totals = []
     for sample_labels, sample_log_probs in zip(labels, log_probs):
         valid = sample_labels != ignore
-        picked = [sample_log_probs[i, j, sample_labels[i, j]] for i, j in zip(*np.nonzero(valid))]
-        values.append(-np.mean(picked) if picked else 0.0)
-    return np.array(values)
+        totals.append(-sum(sample_log_probs[i, j, sample_labels[i, j]] for i, j in zip(*np.nonzero(valid))))
+    valid_pixels = max(int(np.sum(labels != ignore)), 1)
+    return np.array(totals, dtype=np.float64) * len(labels) / valid_pixels
 
 
 def np_mean_iou(labels, predictions, classes, ignore):
@@ -112,7 +114,7 @@ def np_mean_iou(labels, predictions, classes, ignore):
 # ------------------------------------------------------------------ cross-entropy
 
 
-def test_cross_entropy_skips_ignored_pixels_per_sample():
+def test_cross_entropy_averages_over_the_valid_pixels_of_the_batch():
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(3, 4, 4, CLASSES)).astype("float32")
     labels = rng.integers(0, CLASSES, size=(3, 4, 4)).astype("int32")
@@ -144,11 +146,12 @@ def test_cross_entropy_keeps_classification_behaviour():
     expected = -np_log_softmax(logits.astype(np.float64))[np.arange(6), labels]
 
     np.testing.assert_allclose(cross_entropy(labels, logits).numpy(), expected, rtol=1e-5)
-    # With an ignore label, an ignored sample gets 0 and the others are unchanged.
+    # With an ignore label, an ignored sample gets 0 and the batch mean is the mean
+    # over the labelled samples (as CrossEntropyLoss(ignore_index=...)).
     labels[0] = IGNORE
     got = cross_entropy(tf.constant(labels), tf.constant(logits), ignore_label=IGNORE).numpy()
     assert got[0] == 0.0
-    np.testing.assert_allclose(got[1:], expected[1:], rtol=1e-5)
+    assert got.mean() == pytest.approx(expected[1:].mean(), rel=1e-5)
 
 
 # ------------------------------------------------------------------ names and metrics

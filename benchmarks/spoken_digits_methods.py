@@ -31,15 +31,18 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", default="none,fdcmkd")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run (e.g. tuned lambdas)")
+    parser.add_argument("--report-only", action="store_true", help="start no run: write the tables from the runs already finished")
     args = parser.parse_args(argv)
     try:
-        prepare_spoken_digits(args.data, DEFAULT_CLIPS, seed=0)
+        if not args.report_only:
+            prepare_spoken_digits(args.data, DEFAULT_CLIPS, seed=0)
     except MissingProgramError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     methods = args.methods.split(",")
-    overrides = [f"data.root={os.path.abspath(args.data)}", f"train.epochs={args.epochs}"]
-    run_benchmark(CONFIG, method_variants(methods), list(range(args.seeds)), args.output, overrides)
+    overrides = [f"data.root={os.path.abspath(args.data)}", f"train.epochs={args.epochs}", *args.set]
+    run_benchmark(CONFIG, method_variants(methods), list(range(args.seeds)), args.output, overrides, run_missing=not args.report_only)
     with open(os.path.join(args.output, "results.md")) as handle:
         print(handle.read())
     return 0

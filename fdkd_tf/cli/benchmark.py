@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=0, help="Keras output of each run")
+    parser.add_argument("--report-only", action="store_true", help="start no run: write the tables from the runs already finished")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in available()]
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     from fdkd_tf.training.benchmark import ablation_variants, method_variants, run_benchmark
 
     variants = ablation_variants() if args.ablation else method_variants(methods)
-    rows = run_benchmark(args.config, variants, list(range(args.seeds)), args.output, args.set, args.verbose)
+    rows = run_benchmark(args.config, variants, list(range(args.seeds)), args.output, args.set, args.verbose, run_missing=not args.report_only)
     with open(os.path.join(args.output, "results.md"), encoding="utf-8") as handle:
         print(handle.read())
     return 1 if any(r["status"] == "failed" for r in rows) else 0

@@ -82,7 +82,7 @@ def _rows(method: str, seed: int, run_dir: str, metrics: dict | None, error: str
     return rows
 
 
-def run_benchmark(config_path: str, variants: list[tuple[str, list[str]]], seeds: list[int], output_dir: str, overrides: list[str] = (), verbose: int = 0, progress=print) -> list[dict]:
+def run_benchmark(config_path: str, variants: list[tuple[str, list[str]]], seeds: list[int], output_dir: str, overrides: list[str] = (), verbose: int = 0, progress=print, run_missing: bool = True) -> list[dict]:
     """Runs every variant for every seed and writes ``results.csv`` and ``results.md``.
 
     Args:
@@ -94,6 +94,8 @@ def run_benchmark(config_path: str, variants: list[tuple[str, list[str]]], seeds
         overrides: ``key=value`` overrides applied to every run.
         verbose: Keras verbosity of each run.
         progress: called with one line per run.
+        run_missing: ``False`` starts no run: the tables are written from the runs
+            already finished (a comparison run in parts, reported part-way).
 
     Returns:
         The result rows (also in ``results.csv``).
@@ -108,6 +110,9 @@ def run_benchmark(config_path: str, variants: list[tuple[str, list[str]]], seeds
             run_dir = os.path.join(output_dir, f"seed{seed}", method)
             metrics = read_json(os.path.join(run_dir, "metrics.json"))
             error = ""
+            if metrics is None and not run_missing:
+                progress(f"[{done}/{total}] seed {seed} {method}: not run yet, left out")
+                continue
             if metrics is None:
                 progress(f"[{done}/{total}] seed {seed} {method}: running in {run_dir}")
                 try:
@@ -158,8 +163,33 @@ def summary_table(rows: list[dict], methods: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(rows: list[dict], output_dir: str, methods: list[str]) -> None:
-    """Writes ``results.csv`` (one row per run and student) and ``results.md``."""
+def paired_differences(rows: list[dict], methods: list[str], reference: str) -> str:
+    """Markdown table: per method, each student's test score minus ``reference``'s on
+    the same seed (and so the same teacher), in points: mean ± std of the per-seed
+    differences and the differences themselves. Pairing removes the seed's share of
+    the noise (teacher, split of the luck), so a mean difference several stds from 0
+    is a gap larger than the noise. Seeds where either run failed are left out."""
+    ok = {(r["method"], r["seed"], r["student_modality"]): r["student_test_score"] for r in rows if r["status"] == "ok"}
+    modalities = sorted({modality for _, _, modality in ok})
+    header = ["method"] + [f"{modality} student: minus {reference} (points)" for modality in modalities] + ["per-seed differences"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method in methods:
+        if method == reference:
+            continue
+        cells, listed = [method], []
+        for modality in modalities:
+            seeds = sorted(seed for m, seed, mod in ok if m == method and mod == modality and (reference, seed, modality) in ok)
+            diffs = [float(ok[(method, seed, modality)]) - float(ok[(reference, seed, modality)]) for seed in seeds]
+            cells.append(_mean_std(diffs) if diffs else "-")
+            listed.append(", ".join(f"{100 * d:+.2f}" for d in diffs) or "-")
+        lines.append("| " + " | ".join(cells + ["; ".join(listed)]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: list[dict], output_dir: str, methods: list[str], references: tuple[str, ...] = ("none", "feat")) -> None:
+    """Writes ``results.csv`` (one row per run and student) and ``results.md``: the
+    summary table, then the paired differences against each of ``references`` that
+    was run."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
@@ -169,6 +199,9 @@ def write_results(rows: list[dict], output_dir: str, methods: list[str]) -> None
     failures = [r for r in rows if r["status"] == "failed"]
     text = summary_table(rows, methods)
     text += "\nMean ± std over seeds of the test score of each student's own head, at its best validation epoch; beside it, the stage-1 teacher of the other modality it learned from.\n"
+    for reference in references:
+        if reference in methods and len(methods) > 1:
+            text += f"\nPaired per-seed difference against `{reference}` (same seed, same teacher):\n\n" + paired_differences(rows, methods, reference)
     if failures:
         text += "\nFailed runs:\n" + "".join(f"- seed {r['seed']} {r['method']}: {r['error']} ({r['run_dir']}/error.txt)\n" for r in failures)
     write_text(os.path.join(output_dir, "results.md"), text)

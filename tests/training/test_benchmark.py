@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 
+import numpy as np
 import pytest
 import yaml
 
@@ -50,6 +51,13 @@ def test_benchmark_shares_teacher_resumes_and_reports_failures(repo_root, tmp_pa
     rows = benchmark.run_benchmark(config, benchmark.method_variants(["none", "kd", "feat"]), [0], str(tmp_path), FAST, progress=lambda _: None)
     assert calls == ["feat"] and all(r["status"] == "ok" for r in rows)
 
+    # Report part-way: no run starts, runs not made yet are left out of the tables.
+    calls.clear()
+    rows = benchmark.run_benchmark(config, benchmark.method_variants(["none", "kd", "feat", "dist"]), [0, 1], str(tmp_path), FAST, progress=lambda _: None, run_missing=False)
+    assert calls == [] and [r["method"] for r in rows] == ["none", "kd", "feat"]
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| dist | - | - | 0 | 0 |" in markdown and "against `none`" in markdown and "against `feat`" in markdown
+
 
 def test_summary_table_mean_and_std():
     rows = [
@@ -58,6 +66,20 @@ def test_summary_table_mean_and_std():
     ]
     table = benchmark.summary_table(rows, ["none"])
     assert "82.00 ± 2.00" in table and "90.00 ± 0.00" in table
+
+
+def test_paired_differences_are_per_seed_gaps_to_the_reference():
+    scores = {"none": [0.80, 0.85, 0.83], "fdcmkd": [0.82, 0.86, 0.87]}
+    rows = [
+        {"method": m, "seed": s, "status": "ok", "student_modality": "audio", "student_test_score": a}
+        for m, values in scores.items() for s, a in enumerate(values)
+    ]
+    rows.append({"method": "kd", "seed": 0, "status": "failed"})
+    table = benchmark.paired_differences(rows, ["none", "fdcmkd", "kd"], "none")
+    diffs = 100 * (np.array(scores["fdcmkd"]) - np.array(scores["none"]))
+    assert f"{diffs.mean():.2f} ± {diffs.std(ddof=1):.2f}" in table
+    assert "+2.00, +1.00, +4.00" in table
+    assert "| kd | - | - |" in table and "| none |" not in table
 
 
 def test_ablation_variants_are_the_seven_table4_rows():

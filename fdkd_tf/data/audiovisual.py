@@ -42,7 +42,7 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.audio import BadClipError, center_crop, check_wav, decode_wav, random_crop, tile_waveform
 from fdkd_tf.data.bundle import DatasetBundle
-from fdkd_tf.data.determinism import training_order, with_determinism
+from fdkd_tf.data.determinism import shuffled_with_seeds, with_determinism
 from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.frames import load_frames
 from fdkd_tf.data.registry import AudioFrontendSpec, DatasetBuilder, register_dataset
@@ -301,13 +301,7 @@ def make_av_pipeline(
             tf.range(len(clips), dtype=tf.int64),
         )
     )
-    base_seed, reshuffle = training_order(int(seed or 0), epoch)
-    if training:
-        table = table.shuffle(data_cfg.shuffle_buffer, seed=base_seed, reshuffle_each_iteration=reshuffle)
-        seeds = tf.data.Dataset.random(seed=base_seed + 1, rerandomize_each_iteration=reshuffle)
-    else:
-        seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
-    dataset = tf.data.Dataset.zip((table, seeds))
+    dataset = shuffled_with_seeds(table, data_cfg.shuffle_buffer, seed, epoch, training)
 
     def load(row, element_seed):
         audio_path, frames_dir, available, label, position = row

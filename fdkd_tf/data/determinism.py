@@ -37,3 +37,16 @@ def training_order(seed: int, epoch: Optional[int]) -> tuple[int, bool]:
     if epoch is None:
         return int(seed) % (2**31 - 1), True
     return epoch_seed(seed, epoch), False
+
+
+def shuffled_with_seeds(table: tf.data.Dataset, shuffle_buffer: int, seed: Optional[int], epoch: Optional[int], training: bool) -> tf.data.Dataset:
+    """``(element, element_seed)`` pairs: a training table shuffled in the order of
+    `training_order` with a random int64 seed per element for its augmentation;
+    an evaluation table in file order with seed 0 for every element."""
+    base_seed, reshuffle = training_order(int(seed or 0), epoch)
+    if training:
+        table = table.shuffle(shuffle_buffer, seed=base_seed, reshuffle_each_iteration=reshuffle)
+        seeds = tf.data.Dataset.random(seed=base_seed + 1, rerandomize_each_iteration=reshuffle)
+    else:
+        seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
+    return tf.data.Dataset.zip((table, seeds))

@@ -18,7 +18,7 @@ import tensorflow as tf
 from fdkd_tf.config import ConfigError, DataConfig
 from fdkd_tf.data.audiovisual import validation_split
 from fdkd_tf.data.bundle import MODALITY_KEYS, DatasetBundle
-from fdkd_tf.data.determinism import training_order, with_determinism
+from fdkd_tf.data.determinism import shuffled_with_seeds, with_determinism
 from fdkd_tf.data.errors import DataFormatError, DatasetWarning
 from fdkd_tf.data.manifest.fixture import write_manifest_fixture
 from fdkd_tf.data.manifest.table import ManifestTable, read_manifest
@@ -97,12 +97,6 @@ def make_manifest_pipeline(
             cells[key] = tf.constant([row.paths[key] for row in chosen], tf.string, shape=[len(chosen)])
     labels = tf.constant([row.label for row in chosen], tf.int32, shape=[len(chosen)])
     dataset = tf.data.Dataset.from_tensor_slices((cells, labels, tf.range(len(chosen), dtype=tf.int64)))
-    base_seed, reshuffle = training_order(int(seed or 0), epoch)
-    if training:
-        dataset = dataset.shuffle(data_cfg.shuffle_buffer, seed=base_seed, reshuffle_each_iteration=reshuffle)
-        seeds = tf.data.Dataset.random(seed=base_seed + 1, rerandomize_each_iteration=reshuffle)
-    else:
-        seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
 
     def load(row, element_seed):
         cell, label, position = row
@@ -115,7 +109,7 @@ def make_manifest_pipeline(
             inputs["index"] = position
         return inputs, label
 
-    dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+    dataset = shuffled_with_seeds(dataset, data_cfg.shuffle_buffer, seed, epoch, training).map(
         load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or not training
     )
     if data_cfg.on_bad_sample == "skip":

@@ -46,7 +46,7 @@ from fdkd_tf.training.checkpointing import (
 )
 from fdkd_tf.files import RunDirectory, RunLock, atomic_path, read_json, write_json, write_text
 from fdkd_tf.training.compilation import compile_distiller
-from fdkd_tf.training.interruption import StopOnInterrupt
+from fdkd_tf.training.interruption import StopOnInterrupt, deferred
 from fdkd_tf.training.precision import float32_copy, precision_policy
 from fdkd_tf.training.seeding import seed_stage, set_seed
 from fdkd_tf.training.stages import build_distillation, build_teacher, model_spec, teacher_checkpoint, teacher_keys
@@ -160,16 +160,17 @@ def fit_stage(
     # StopOnInterrupt after the checkpoint: an epoch that ended is saved before a Ctrl-C stops the run.
     callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.logs(stage), update_freq="epoch"), StopOnInterrupt()]
     try:
-        for epoch in range(initial_epoch, epochs):
-            distiller.fit(
-                pipelines["train"](epoch),
-                validation_data=pipelines["val"],
-                epochs=epoch + 1,
-                initial_epoch=epoch,
-                callbacks=callbacks,
-                shuffle=False,  # the epoch's pipeline is already in its order
-                verbose=verbose,
-            )
+        with deferred():  # a Ctrl-C between two epochs' fits stops at the next one's start
+            for epoch in range(initial_epoch, epochs):
+                distiller.fit(
+                    pipelines["train"](epoch),
+                    validation_data=pipelines["val"],
+                    epochs=epoch + 1,
+                    initial_epoch=epoch,
+                    callbacks=callbacks,
+                    shuffle=False,  # the epoch's pipeline is already in its order
+                    verbose=verbose,
+                )
     except PEER_ERRORS as error:  # multi-worker: a peer died; its collectives fail within seconds
         raise cluster_error(error, stage) from None
     return checkpoint.state

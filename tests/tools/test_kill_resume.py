@@ -14,10 +14,12 @@ import keras
 import numpy as np
 import pytest
 
-# The default-sized run (configs/mfeat.yaml: 30 teacher and 40 student epochs, about
-# 25 s here) in deterministic mode; dropout's saved random state is covered in
-# tests/training/test_checkpointing.py.
-ARGS = ["--config", "configs/mfeat.yaml", "--set", "experiment.deterministic=true", "--verbose", "0"]
+# configs/mfeat.yaml in deterministic mode with narrow models and 12 + 24 epochs (a few
+# seconds of training after TensorFlow's import); dropout's saved random state is
+# covered in tests/training/test_checkpointing.py.
+ARGS = ["--config", "configs/mfeat.yaml", "--set", "experiment.deterministic=true", "--set", "teacher.epochs=12",
+        "--set", "train.epochs=24", "--set", "model.teacher.filters=[8]", "--set", "model.student.hidden_units=[16]",
+        "--verbose", "0"]
 
 # Runs tools/train.py in this process after arranging a SIGKILL inside the checkpoint
 # commit of STAGE at EPOCH: before state.json is replaced ("weights") or right after ("state").
@@ -76,18 +78,23 @@ def _killed_in_commit(repo_root, run_dir, stage, epoch, moment):
 
 def test_sigkill_inside_checkpoint_writes_and_at_a_random_moment(repo_root, tmp_path, reference):
     """One run killed three times, each resume by the same command: inside stage 1's
-    10th commit (weights written, state not), inside stage 2's 20th commit (state
-    replaced, stable names not relinked), then at a random moment (seeded) during the
-    rest; the last rerun finishes it, bit for bit the uninterrupted run."""
+    10th commit (weights written, state not), inside stage 2's 8th commit (state
+    replaced, stable names not relinked), then at a random moment (seeded) after the
+    rerun's first new epoch; the last rerun finishes it, bit for bit the uninterrupted run."""
     _killed_in_commit(repo_root, tmp_path, "teacher_pix", 10, "weights")
-    assert json.loads((tmp_path / "checkpoints" / "teacher_pix" / "state.json").read_text())["epoch"] == 9
-    _killed_in_commit(repo_root, tmp_path, "distill", 20, "state")
-    assert json.loads((tmp_path / "checkpoints" / "distill" / "state.json").read_text())["epoch"] == 20
+    state = tmp_path / "checkpoints" / "teacher_pix" / "state.json"
+    assert json.loads(state.read_text())["epoch"] == 9
+    _killed_in_commit(repo_root, tmp_path, "distill", 8, "state")
+    state = tmp_path / "checkpoints" / "distill" / "state.json"
+    assert json.loads(state.read_text())["epoch"] == 8
     process = subprocess.Popen([sys.executable, os.path.join(repo_root, "tools", "train.py"), *ARGS, "--output-dir", str(tmp_path)],
                                cwd=repo_root, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(float(np.random.default_rng(13).uniform(5.0, 12.0)))  # TensorFlow's import takes about 4 s
+    deadline = time.time() + 300
+    while process.poll() is None and time.time() < deadline and json.loads(state.read_text())["epoch"] == 8:
+        time.sleep(0.05)
+    time.sleep(float(np.random.default_rng(13).uniform(0.0, 0.3)))  # 16 epochs of about 0.1 s remain
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
+    assert process.wait(timeout=60) == -signal.SIGKILL, "the rerun finished before the kill"
     resumed = _train(repo_root, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _assert_equal_runs(reference, tmp_path)
@@ -97,13 +104,12 @@ def test_mirrored_on_one_device_equals_the_default_strategy(repo_root, tmp_path)
     """``--strategy mirrored`` over this process's one CPU trains the same batches and
     the same weights as the default strategy (each epoch's pipeline is seeded by its
     epoch, so a batch Keras draws ahead under a strategy shifts nothing)."""
-    small = ["--set", "teacher.epochs=2", "--set", "train.epochs=3", "--set", "model.teacher.filters=[8]",
-             "--set", "model.student.hidden_units=[16]"]
-    runs = {}
-    for strategy in ("default", "mirrored"):
-        runs[strategy] = tmp_path / strategy
-        result = subprocess.run([sys.executable, os.path.join(repo_root, "tools", "train.py"), *ARGS, *small,
-                                 "--strategy", strategy, "--output-dir", str(runs[strategy])],
-                                cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-2000:]
+    small = ["--set", "teacher.epochs=2", "--set", "train.epochs=3"]
+    runs = {strategy: tmp_path / strategy for strategy in ("default", "mirrored")}
+    both = ("import sys\nfrom fdkd_tf.cli.train import main\n"  # one process, one TensorFlow import
+            "for strategy, out in (('default', sys.argv[1]), ('mirrored', sys.argv[2])):\n"
+            "    assert main([*sys.argv[3:], '--strategy', strategy, '--output-dir', out]) == 0\n")
+    result = subprocess.run([sys.executable, "-c", both, str(runs["default"]), str(runs["mirrored"]), *ARGS, *small],
+                            cwd=repo_root, env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
     _assert_equal_runs(runs["default"], runs["mirrored"])

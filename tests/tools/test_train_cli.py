@@ -30,6 +30,8 @@ def test_train_writes_valid_metrics_and_a_reloadable_student(repo_root, tmp_path
         "--set", "teacher.epochs=2",
         "--set", "train.epochs=2",
         "--set", "distill.direction=both",
+        "--set", "model.teacher.filters=[8]",
+        "--set", "model.student.hidden_units=[16]",
         "--output-dir", str(tmp_path),
         "--verbose", "0",
     )

@@ -17,9 +17,10 @@ import os
 import sys
 
 
+from fdkd_tf.config import ConfigError
 from fdkd_tf.data.errors import MissingProgramError
 from fdkd_tf.data.spoken_digits import DEFAULT_CLIPS, prepare_spoken_digits
-from fdkd_tf.training.benchmark import method_variants, run_benchmark
+from fdkd_tf.training.benchmark import method_variants, run_benchmark, tuned_variant
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "spoken_digits.yaml")
 
@@ -31,7 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", default="none,fdcmkd")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run (e.g. tuned lambdas)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run, e.g. train.epochs=2")
+    parser.add_argument("--tuned", default=None, metavar="BEST_YAML", help="add the row fdcmkd_tuned at the lambdas of a tools/tune.py search")
     parser.add_argument("--report-only", action="store_true", help="start no run: write the tables from the runs already finished")
     args = parser.parse_args(argv)
     try:
@@ -42,7 +44,12 @@ def main(argv=None) -> int:
         return 2
     methods = args.methods.split(",")
     overrides = [f"data.root={os.path.abspath(args.data)}", f"train.epochs={args.epochs}", *args.set]
-    run_benchmark(CONFIG, method_variants(methods), list(range(args.seeds)), args.output, overrides, run_missing=not args.report_only)
+    try:
+        variants = method_variants(methods) + ([tuned_variant(args.tuned)] if args.tuned else [])
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    run_benchmark(CONFIG, variants, list(range(args.seeds)), args.output, overrides, run_missing=not args.report_only)
     with open(os.path.join(args.output, "results.md")) as handle:
         print(handle.read())
     return 0

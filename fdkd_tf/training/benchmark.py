@@ -40,6 +40,22 @@ def ablation_variants() -> list[tuple[str, list[str]]]:
     return [(row.name, ablation_overrides(row)) for row in TABLE4_ABLATIONS]
 
 
+def tuned_variant(best_config: str, name: str = "fdcmkd_tuned") -> tuple[str, list[str]]:
+    """The weights a ``tools/tune.py`` search chose, as one more ``fdcmkd`` variant.
+
+    Only what the search sampled travels from its ``best.yaml``: lambda1 and lambda2,
+    and the learning rates when ``tune.tune_learning_rate`` was on. Its teacher and
+    seed stay behind, so each seed's run learns from that seed's teacher like the
+    other rows, and the weights were chosen on the validation split alone.
+    """
+    config = load_config(best_config)
+    weights = config.distill.fdcmkd
+    overrides = ["distill.method=fdcmkd", f"distill.fdcmkd.lambda1={weights.lambda1!r}", f"distill.fdcmkd.lambda2={weights.lambda2!r}"]
+    if config.tune.tune_learning_rate:
+        overrides += [f"train.learning_rate={config.train.learning_rate!r}", f"train.final_learning_rate={config.train.final_learning_rate!r}"]
+    return name, overrides
+
+
 def _score_key(summary: dict) -> tuple[str, str]:
     """``("accuracy", "test_accuracy")`` or ``("miou", "test_miou")`` for segmentation."""
     return ("miou", "miou") if "test_miou" in summary else ("accuracy", "accuracy")

@@ -87,3 +87,25 @@ def test_ablation_variants_are_the_seven_table4_rows():
     assert [name for name, _ in variants][0] == "baseline" and len(variants) == 7
     assert all("distill.method=fdcmkd" in overrides for _, overrides in variants)
     assert "distill.fdcmkd.log=true" in dict(variants)["full"]
+
+
+def test_tuned_variant_carries_the_searched_weights_and_nothing_else(repo_root, tmp_path):
+    """A search's best.yaml points at its own teacher and seed; the variant takes only lambda1/lambda2 (and the
+    learning rates when they were searched), so every seed's run keeps its own teacher."""
+    from fdkd_tf.config import dump_config, load_config
+
+    mfeat = os.path.join(repo_root, "configs", "mfeat.yaml")
+    searched = load_config(mfeat, ["distill.fdcmkd.lambda1=123.5", "distill.fdcmkd.lambda2=0.25", "experiment.seed=7",
+                                   "train.learning_rate=0.05", "teacher.epochs=3"])
+    (tmp_path / "best.yaml").write_text(dump_config(searched))
+    name, overrides = benchmark.tuned_variant(str(tmp_path / "best.yaml"))
+    run = load_config(mfeat, ["distill.method=kd", *overrides, "experiment.seed=1"])
+    assert name == "fdcmkd_tuned" and run.distill.method == "fdcmkd"
+    assert (run.distill.fdcmkd.lambda1, run.distill.fdcmkd.lambda2) == (123.5, 0.25)
+    base = load_config(mfeat)
+    assert (run.experiment.seed, run.teacher.epochs, run.train.learning_rate) == (1, base.teacher.epochs, base.train.learning_rate)
+
+    searched.tune.tune_learning_rate = True
+    (tmp_path / "best.yaml").write_text(dump_config(searched))
+    run = load_config(mfeat, benchmark.tuned_variant(str(tmp_path / "best.yaml"))[1])
+    assert (run.train.learning_rate, run.train.final_learning_rate) == (0.05, searched.train.final_learning_rate)

@@ -71,7 +71,7 @@ def test_a_worker_that_dies_stops_the_others_with_one_line(repo_root, tmp_path):
 
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    long_run = [arg.replace("teacher.epochs=1", "teacher.epochs=500") for arg in ARGS]
+    long_run = [*ARGS, "--set", "teacher.epochs=500"]  # the last --set of a key wins: stage 1 outlives the kill
     workers = [
         subprocess.Popen(
             [sys.executable, os.path.join(repo_root, "tools", "train.py"), *long_run, "--strategy", "multi_worker",

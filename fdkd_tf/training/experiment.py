@@ -54,9 +54,13 @@ from fdkd_tf.training.strategy import PEER_ERRORS, cluster_error, make_strategy,
 from fdkd_tf.training.teacher_cache import cached_pipelines
 
 def evaluate_accuracy(model: keras.Model, dataset: tf.data.Dataset, input_key: str) -> float:
-    """Top-1 accuracy of a classifier's ``logits`` on one input of a paired dataset."""
+    """Top-1 accuracy of a classifier's ``logits`` on one input of a paired dataset.
 
-    @tf.function
+    Traced once, for the split's element spec (any batch size), so the last,
+    smaller batch does not retrace the model.
+    """
+
+    @tf.function(input_signature=[dataset.element_spec[0][input_key]])
     def predict(inputs):
         return tf.argmax(model(inputs, training=False)["logits"], axis=-1, output_type=tf.int32)
 

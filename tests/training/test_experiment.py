@@ -17,7 +17,7 @@ FAST = [
     "teacher.epochs=2",
     "train.epochs=4",
     "train.verbose=0",
-        "model.teacher.filters=[8]",
+    "model.teacher.filters=[8]",
     "model.teacher.feature_dim=16",
     "model.student.hidden_units=[16]",
     "model.student.feature_dim=16",
@@ -47,6 +47,26 @@ def test_run_directory_and_metrics(repo_root, tmp_path):
         saved["student"]["val_accuracy"]
     )
     assert saved["student"]["val_accuracy"] == pytest.approx(state["best"]["fou"]["val_accuracy"])
+
+
+def test_accuracy_counts_every_sample_and_traces_the_model_once():
+    """10 samples in batches of 4: the last batch of 2 reuses the first trace."""
+    import numpy as np
+    import tensorflow as tf
+
+    traces = []
+
+    class Counted(keras.Model):
+        def call(self, inputs):
+            traces.append(inputs.shape)  # runs once per trace, not per batch
+            return {"logits": tf.stack([inputs[:, 0], inputs[:, 1]], axis=-1)}
+
+    x = np.random.default_rng(0).normal(size=(10, 2)).astype("float32")
+    y = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 1], dtype="int64")
+    dataset = tf.data.Dataset.from_tensor_slices(({"student": x}, y)).batch(4)
+    expected = float(np.mean(np.argmax(x, axis=-1) == y))
+    assert experiment.evaluate_accuracy(Counted(), dataset, "student") == pytest.approx(expected)
+    assert len(traces) == 1
 
 
 def test_mixed_precision_run_learns_and_saves_a_float32_student(repo_root, tmp_path):

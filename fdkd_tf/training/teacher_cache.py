@@ -145,16 +145,16 @@ def compute_outputs(distiller, bundle: DatasetBundle, split: str, batch_size: in
     arrays = {}
     for direction in distiller.directions:
         teacher, wanted, key = direction.teacher, distiller.teacher_outputs, direction.teacher_input
-
-        @tf.function
-        def forward(inputs, teacher=teacher, wanted=wanted):
-            outputs = teacher(inputs, training=False)
-            return {name: tf.cast(outputs[name], tf.float32) for name in wanted}
-
         if split != "train" or bundle.deterministic_train_views.get(key, False):
             batches = bundle.indexed[split]((key,)).map(lambda inputs, label, key=key: (inputs[key], inputs["index"]))
         else:  # element i of `ordered` is sample i
             batches = bundle.ordered[split].map(lambda inputs, label, key=key: inputs[key]).batch(batch_size)
+        spec = batches.element_spec[0] if isinstance(batches.element_spec, tuple) else batches.element_spec
+
+        @tf.function(input_signature=[spec])  # one trace: the last, smaller batch reuses it
+        def forward(inputs, teacher=teacher, wanted=wanted):
+            outputs = teacher(inputs, training=False)
+            return {name: tf.cast(outputs[name], tf.float32) for name in wanted}
         seen, offset = np.zeros(size, bool), 0
         for batch in batches.prefetch(tf.data.AUTOTUNE):
             if isinstance(batch, tuple):

@@ -107,6 +107,27 @@ def test_the_cached_batch_holds_the_teachers_outputs_and_not_its_input(bundle):
     np.testing.assert_allclose(cached["features"], expected["features"], atol=1e-6)
 
 
+def test_a_split_with_a_smaller_last_batch_traces_the_teacher_once():
+    """val: 400 samples in batches of 300 and 100; both go through one trace, and every
+    row holds the teacher's output for its own sample."""
+    uneven = build_datasets(dataclasses.replace(DATA, batch_size=300), seed=0, deterministic=True)
+    keras.utils.set_random_seed(0)
+    teacher = build_classifier(TEACHER, uneven.input_shapes["teacher"], 10, "teacher_fou")
+    traces = []
+
+    class Counted(keras.Model):
+        def call(self, inputs, training=False):
+            traces.append(inputs.shape)  # Python runs once per trace
+            return teacher(inputs, training=training)
+
+    student = build_classifier(STUDENT, uneven.input_shapes["student"], 10, "student_fou")
+    distiller = build_distiller(DistillConfig(method="kd"), [Direction("fou", "student", student, "teacher", Counted())], 10)
+    arrays = teacher_cache.compute_outputs(distiller, uneven, "val", 300)
+    assert len(traces) == 1
+    images = np.concatenate([inputs["teacher"] for inputs, _ in uneven.val.as_numpy_iterator()])
+    np.testing.assert_allclose(arrays["fou/logits"], teacher(images, training=False)["logits"], atol=1e-5)
+
+
 @pytest.mark.parametrize("method", ["dml", "c2kd"])
 def test_auto_is_off_for_methods_whose_teacher_trains(bundle, method):
     distiller = _distiller(bundle, method)
